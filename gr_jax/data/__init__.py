@@ -1,0 +1,1 @@
+"""Data layer: schema, loaders, filtering, leave-one-out splits, synthetic catalog."""
