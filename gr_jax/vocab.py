@@ -13,6 +13,7 @@ import tempfile
 from typing import Callable, Iterable, Sequence
 
 import seqio
+import tensorflow as tf
 from seqio import vocabularies as seqio_vocabularies
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
@@ -220,6 +221,7 @@ class GrVocabulary(seqio.SentencePieceVocabulary):
   def __getstate__(self):
     state = super().__getstate__()
     state["_meta"] = None
+    state.pop("_tf_tokenizer", None)
     return state
 
   def _model_context(self):
@@ -227,6 +229,14 @@ class GrVocabulary(seqio.SentencePieceVocabulary):
       self._builder()
       self._builder = None
     return super()._model_context()
+
+  @property
+  def tf_tokenizer(self):
+    """One tensorflow-text tokenizer per vocabulary (seqio builds a new one per access)."""
+    if getattr(self, "_tf_tokenizer", None) is None:
+      with tf.init_scope():  # Eager, so tf.data graphs can share its resource.
+        self._tf_tokenizer = super().tf_tokenizer
+    return self._tf_tokenizer
 
   @property
   def vocab_dir(self) -> str:
