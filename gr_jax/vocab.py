@@ -80,7 +80,7 @@ def read_sid_layout(path: str) -> dict[str, dict]:
   return layout
 
 
-def _read_enrich(data_dir: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+def read_enrich(data_dir: str) -> tuple[dict[str, str], dict[str, list[str]]]:
   """Captions and interests of a dataset; empty when the enrich stage has not run."""
   try:
     from gr_jax import enrich  # pylint: disable=g-import-not-at-top
@@ -101,7 +101,7 @@ def _read_enrich(data_dir: str) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 def catalog_text(data_dir: str) -> list[str]:
   """Titles, descriptions, captions and interest tags of the catalog, one sentence each."""
-  captions, interests = _read_enrich(data_dir)
+  captions, interests = read_enrich(data_dir)
   lines = []
   for item in schema.read_items(data_dir):
     lines.extend([item.title, item.description])

@@ -123,7 +123,7 @@ def _load_view(data_dir: str, tokenizer_run: str, stamp: tuple) -> DatasetView:
   path = vocab_lib.sids_path(data_dir, tokenizer_run)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no semantic IDs; run `gr-jax tokenize` (run {tokenizer_run!r}) first")
-  captions, interests = vocab_lib._read_enrich(data_dir)  # pylint: disable=protected-access
+  captions, interests = vocab_lib.read_enrich(data_dir)
   return DatasetView(data_dir=data_dir, items=schema.load_items(data_dir), captions=captions,
                      interests=interests, sids=read_sids(path))
 
@@ -190,7 +190,7 @@ class ExamplesSource(seqio.DataSource):
 
   @property
   def supports_arbitrary_sharding(self) -> bool:
-    return False
+    return True  # Sharded by example index before shuffling: hosts never overlap.
 
   def list_shards(self, split: str) -> Sequence[str]:
     return [split]
@@ -203,11 +203,11 @@ class ExamplesSource(seqio.DataSource):
                   use_cached: bool = False, num_epochs: Optional[int] = 1) -> tf.data.Dataset:
     del sequence_length, use_cached, num_epochs
     records = self._build_fn(split)
+    if shard_info and shard_info.num_shards > 1:
+      records = records[shard_info.index::shard_info.num_shards]
     columns = {k: tf.constant([r[k] for r in records], dtype=tf.string, shape=[len(records)])
                for k in FEATURE_KEYS}
     ds = tf.data.Dataset.from_tensor_slices(columns)
-    if shard_info and shard_info.num_shards > 1:
-      ds = ds.shard(shard_info.num_shards, shard_info.index)
     if shuffle and records:
       ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
     return ds

@@ -286,3 +286,16 @@ def test_examples_refresh_when_files_change(tmp_path):
   seqs["u999"] = ["i000", "i001", "i002", "i003", "i004", "i005"]
   testing.write_splits(d, seqs)
   assert len(ex("trialign_fresh_seqrec", "train")) == before + 3
+
+
+def test_host_shards_are_disjoint_whatever_the_seed(ds):
+  gr_jax_tasks.register_dataset("shard", ds[0], method="tiger")
+  task = seqio.get_mixture_or_task("tiger_shard_seqrec")
+  shards = []
+  for index, seed in ((0, 1), (1, 2), (2, None)):
+    rows = task.get_dataset(None, split="train", seed=seed,
+                            shard_info=seqio.ShardInfo(index=index, num_shards=3))
+    shards.append([(r["user_id"], r["inputs_pretokenized"]) for r in rows.as_numpy_iterator()])
+  everything = [(e["user_id"].encode(), e["inputs"].encode()) for e in ex("tiger_shard_seqrec", "train")]
+  assert sorted(sum(shards, [])) == sorted(everything)
+  assert max(len(s) for s in shards) - min(len(s) for s in shards) <= 1
