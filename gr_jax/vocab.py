@@ -80,12 +80,17 @@ def read_sid_layout(path: str) -> dict[str, dict]:
   return layout
 
 
-def read_enrich(data_dir: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-  """Captions and interests of a dataset; empty when the enrich stage has not run."""
+def read_enrich(data_dir: str, respect_view: bool = True) -> tuple[dict[str, str], dict[str, list[str]]]:
+  """Captions and interests of a dataset ({} when the enrich stage has not run).
+
+  Uses `gr_jax.enrich` (which applies the `enrich/view.json` ablation view unless
+  `respect_view` is False); falls back to reading the ok records directly.
+  """
   try:
     from gr_jax import enrich  # pylint: disable=g-import-not-at-top
-    return enrich.load_captions(data_dir), enrich.load_interests(data_dir)
-  except (ImportError, AttributeError):
+    return (enrich.load_captions(data_dir, respect_view=respect_view),
+            enrich.load_interests(data_dir, respect_view=respect_view))
+  except (ImportError, AttributeError, TypeError):
     pass
   captions, interests = {}, {}
   for name, out, field in (("captions.jsonl", captions, "caption"),
@@ -100,8 +105,8 @@ def read_enrich(data_dir: str) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 
 def catalog_text(data_dir: str) -> list[str]:
-  """Titles, descriptions, captions and interest tags of the catalog, one sentence each."""
-  captions, interests = read_enrich(data_dir)
+  """Titles, descriptions, clean captions and interest tags of the catalog, one sentence each."""
+  captions, interests = read_enrich(data_dir, respect_view=False)
   lines = []
   for item in schema.read_items(data_dir):
     lines.extend([item.title, item.description])

@@ -112,7 +112,8 @@ def load_view(data_dir: str, tokenizer_run: str) -> DatasetView:
   data_dir = os.path.abspath(data_dir)
   files = [os.path.join(data_dir, schema.ITEMS), vocab_lib.sids_path(data_dir, tokenizer_run),
            os.path.join(data_dir, schema.ENRICH_DIR, "captions.jsonl"),
-           os.path.join(data_dir, schema.ENRICH_DIR, "interests.jsonl")]
+           os.path.join(data_dir, schema.ENRICH_DIR, "interests.jsonl"),
+           os.path.join(data_dir, schema.ENRICH_DIR, "view.json")]
   files += [schema.split_path(data_dir, s) for s in schema.SPLIT_NAMES]
   return _load_view(data_dir, tokenizer_run, _stamp(files))
 

@@ -299,3 +299,16 @@ def test_host_shards_are_disjoint_whatever_the_seed(ds):
   everything = [(e["user_id"].encode(), e["inputs"].encode()) for e in ex("tiger_shard_seqrec", "train")]
   assert sorted(sum(shards, [])) == sorted(everything)
   assert max(len(s) for s in shards) - min(len(s) for s in shards) <= 1
+
+
+def test_enrich_view_can_switch_captions_off(tmp_path):
+  enrich = pytest.importorskip("gr_jax.enrich")
+  if not hasattr(enrich, "write_view"):
+    pytest.skip("gr_jax.enrich has no ablation view")
+  d = str(tmp_path)
+  testing.make_dataset(d, n_users=3)
+  assert "trialign_view_visdesc2sid" in {
+      t.name for t in seqio.get_mixture_or_task(gr_jax_tasks.register_dataset("view", d)).tasks}
+  enrich.write_view(d, {"captions": "off"})
+  names = {t.name for t in seqio.get_mixture_or_task(gr_jax_tasks.register_dataset("view", d)).tasks}
+  assert len(names) == 6 and "trialign_view_visdesc2sid" not in names
