@@ -1,0 +1,1 @@
+"""Item embeddings: Flax MiniLM text, Flax EfficientNet-Lite0 image, fusion, imports."""

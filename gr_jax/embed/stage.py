@@ -1,0 +1,169 @@
+"""`gr-jax embed --data DIR`: text, image and fused item embeddings -> DIR/embeddings/.
+
+Writes text.npy (title + description), image.npy (EfficientNet-Lite0 pooled
+features), fused.npy (enriched text + image, see fusion.py), ids.txt (row
+order = items.jsonl order), plus text_enriched.npy, image_valid.npy,
+manifest.json (fingerprints) and report.json (counts, fallbacks, timings).
+Every array is float32 with unit-norm rows and is written atomically. A
+modality whose fingerprint (encoder identity + its inputs) matches the
+manifest is skipped, so reruns and resumed runs only redo what changed.
+
+Fallback policies (recorded in report.json):
+  * empty text: title + description empty -> brand + categories; if those are
+    empty too, the encoder's embedding of the empty string (counted).
+  * image missing / remote / unreadable (counted per reason): the image.npy
+    row is the normalised mean of the catalog's valid image features,
+    image_valid.npy marks it False, and fused.npy uses the text block only.
+    With --image-fallback error the run stops instead.
+  * no usable image at all: image.npy is not written; fused = enriched text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+import numpy as np
+
+from gr_jax import io_utils
+from gr_jax.data import schema
+
+MANIFEST, REPORT, IDS = "manifest.json", "report.json", "ids.txt"
+TEXT_BACKENDS = ("minilm", "precomputed", "http", "sentence-transformers", "transformers")
+IMAGE_BACKENDS = ("efficientnet-lite0", "precomputed", "open_clip", "none")
+FUSED_BACKENDS = ("concat", "http", "precomputed")
+
+
+@dataclasses.dataclass
+class EmbedConfig:
+  """Options of the embed stage (CLI flags map 1:1)."""
+  text_backend: str = "minilm"
+  image_backend: str = "efficientnet-lite0"
+  fused_backend: str = "concat"
+  max_text_tokens: int = 256        # MiniLM/transformers truncation.
+  text_batch_tokens: int = 8192     # MiniLM batch budget (rows * padded length).
+  image_size: int = 128             # EfficientNet input side; 224 = ImageNet native.
+  image_batch_size: int = 32
+  workers: int = 4                  # Image decoding threads.
+  text_weight: float = 0.5          # Fused: share of similarity carried by enriched text.
+  center: bool = True               # Fused: centre each block on its catalog mean.
+  fused_dim: int = 0                # Fused: PCA dimension (0 = plain concatenation).
+  captions: bool = True             # Fused: include CMSA captions when available.
+  interests: bool = True            # Fused: include MDIM interest tags when available.
+  image_fallback: str = "mean"      # "mean" or "error".
+  empty_text: str = "fallback"      # "fallback" or "error".
+  text_npy: str | None = None
+  text_ids: str | None = None
+  image_npy: str | None = None
+  image_ids: str | None = None
+  fused_npy: str | None = None
+  fused_ids: str | None = None
+  allow_missing: bool = False       # Precomputed: fallback rows for items without one.
+  http_url: str | None = None
+  http_model: str | None = None
+  http_api_key_env: str = "OPENAI_API_KEY"
+  http_batch_size: int = 32
+  http_timeout: float = 60.0
+  http_concurrency: int = 4
+  hub_text_model: str | None = None
+  hub_image_model: str | None = None
+  hub_image_pretrained: str | None = None
+  allow_download: bool = False
+  force: bool = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """Registers the `gr-jax embed` flags."""
+  d = EmbedConfig()
+  a = parser.add_argument
+  a("--data", required=True, help="dataset directory (items.jsonl, images/, enrich/)")
+  a("--text-backend", choices=TEXT_BACKENDS, default=d.text_backend)
+  a("--image-backend", choices=IMAGE_BACKENDS, default=d.image_backend)
+  a("--fused-backend", choices=FUSED_BACKENDS, default=d.fused_backend,
+    help="concat: weighted concatenation (fusion.py); http: unified multimodal endpoint "
+    "(e.g. gme-Qwen2-VL on vLLM); precomputed: --fused-npy")
+  a("--max-text-tokens", type=int, default=d.max_text_tokens)
+  a("--text-batch-tokens", type=int, default=d.text_batch_tokens)
+  a("--image-size", type=int, default=d.image_size,
+    help="EfficientNet input side (128 keeps the demo fast; 224 for real product photos)")
+  a("--image-batch-size", type=int, default=d.image_batch_size)
+  a("--workers", type=int, default=d.workers, help="image decoding threads")
+  a("--text-weight", type=float, default=d.text_weight,
+    help="fused: share of cosine similarity carried by the enriched-text block (0..1)")
+  a("--no-center", dest="center", action="store_false", help="fused: do not centre blocks")
+  a("--fused-dim", type=int, default=d.fused_dim, help="fused: PCA dimension (0 = none)")
+  a("--captions", choices=("on", "off"), default="on", help="use CMSA captions in fused text")
+  a("--interests", choices=("on", "off"), default="on", help="use MDIM interests in fused text")
+  a("--image-fallback", choices=("mean", "error"), default=d.image_fallback)
+  a("--empty-text", choices=("fallback", "error"), default=d.empty_text)
+  for mod in ("text", "image", "fused"):
+    a(f"--{mod}-npy", help=f"precomputed {mod} embeddings [rows, dim] (.npy)")
+    a(f"--{mod}-ids", help="id list for those rows: a file (ids.txt, id<TAB>row, JSON list or "
+      "{id: row}), 'index' (row = integer item id), or omitted (items.jsonl order)")
+  a("--allow-missing", action="store_true",
+    help="precomputed: give items without a row the mean row instead of failing")
+  a("--http-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+  a("--http-model", help="model name sent to the endpoint")
+  a("--http-api-key-env", default=d.http_api_key_env,
+    help="environment variable holding the API key (never logged)")
+  a("--http-batch-size", type=int, default=d.http_batch_size)
+  a("--http-timeout", type=float, default=d.http_timeout)
+  a("--http-concurrency", type=int, default=d.http_concurrency)
+  a("--hub-text-model", help="sentence-transformers / transformers model name or local path")
+  a("--hub-image-model", help="open_clip model name, e.g. ViT-L-14")
+  a("--hub-image-pretrained", help="open_clip pretrained tag or local checkpoint path")
+  a("--allow-download", action="store_true", help="hub backends may download (default: local only)")
+  a("--force", action="store_true", help="recompute every modality even if up to date")
+
+
+def config_from_args(args: argparse.Namespace) -> EmbedConfig:
+  """EmbedConfig from parsed CLI flags."""
+  kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(EmbedConfig)
+        if hasattr(args, f.name) and f.name not in ("captions", "interests")}
+  return EmbedConfig(captions=args.captions == "on", interests=args.interests == "on", **kw)
+
+
+def main(args: argparse.Namespace) -> int:
+  """CLI entry: runs the stage and prints a one-line summary per modality."""
+  try:
+    report = run(args.data, config_from_args(args), progress=True)
+  except (io_utils.BadInputError, FileNotFoundError, ValueError, ImportError) as e:
+    print(f"gr-jax embed: error: {e}", file=sys.stderr)
+    return 1
+  for mod in ("text", "image", "fused"):
+    sec = report.get(mod) or {}
+    state = "up to date" if sec.get("skipped") else sec.get("status", "written")
+    print(f"{mod:6s} {state:12s} dim={sec.get('dim')} {sec.get('summary', '')}")
+  print(f"-> {os.path.join(args.data, schema.EMBEDDINGS_DIR)}")
+  return 0
+
+
+def run(data_dir: str, config: EmbedConfig = EmbedConfig(), progress: bool = False) -> dict:
+  """Computes (or reuses) every modality; returns the report written to report.json."""
+  from gr_jax.embed import pipeline  # Heavy imports stay out of `gr-jax --help`.
+  return pipeline.Pipeline(data_dir, config, progress).run()
+
+
+def load_embeddings(data_dir: str, modality: str) -> tuple[list[str], np.ndarray]:
+  """(item ids, float32 [N, D]) of DIR/embeddings/<modality>.npy, checking the row count."""
+  out_dir = os.path.join(data_dir, schema.EMBEDDINGS_DIR)
+  ids = [line.rstrip("\n") for _, line in io_utils.iter_lines(os.path.join(out_dir, IDS))]
+  arr = np.load(os.path.join(out_dir, f"{modality}.npy"), allow_pickle=False)
+  if arr.shape[0] != len(ids):
+    raise io_utils.BadInputError(os.path.join(out_dir, f"{modality}.npy"), None, None,
+                                 f"{arr.shape[0]} rows but ids.txt has {len(ids)} ids")
+  return ids, arr
+
+
+def read_json_or_empty(path: str) -> dict:
+  """A JSON object from `path`, or {} when absent or malformed."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      obj = json.load(f)
+    return obj if isinstance(obj, dict) else {}
+  except (OSError, ValueError):
+    return {}
+
