@@ -67,3 +67,36 @@ def teacher_batch(encoder_input_tokens, targets_NxT, decoder_start_id: int = 0) 
                            targets[:, :-1]], 1)
   return {"encoder_input_tokens": jnp.asarray(encoder_input_tokens, jnp.int32),
           "decoder_input_tokens": jnp.asarray(inputs), "decoder_target_tokens": jnp.asarray(targets)}
+
+
+class CopyLastItemModel:
+  """Decodes the SID that ends the encoder input (the last history item), then eos.
+
+  Inputs end with `<SID tokens> eos`; step t boosts the t-th of those tokens by
+  `margin` over a small input-independent preference `params["prior"]`.
+  """
+
+  def __init__(self, vocab_size: int, sid_length: int, margin: float = 8.0):
+    self.vocab_size, self.sid_length, self.margin = vocab_size, sid_length, margin
+
+  def init(self, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"prior": jnp.asarray(rng.normal(size=[self.vocab_size]) * 0.1, jnp.float32)}
+
+  def make_decoding_fns(self, params, encoder_input_tokens, num_beams, max_decode_length):
+    del max_decode_length
+    enc = jnp.asarray(encoder_input_tokens)
+    eos_pos = jnp.argmax(enc == 1, axis=1)
+    idx = jnp.maximum(eos_pos[:, None] - self.sid_length + jnp.arange(self.sid_length), 0)
+    want = jnp.concatenate([jnp.take_along_axis(enc, idx, 1), jnp.ones_like(idx[:, :1])], 1)
+    want = jnp.repeat(want, num_beams, axis=0)
+    cache = {"pos": jnp.zeros([want.shape[0]], jnp.int32), "want": want}
+
+    def tokens_to_logits(tokens_Bx1, cache):
+      del tokens_Bx1
+      pos = jnp.minimum(cache["pos"], self.sid_length)
+      target = jnp.take_along_axis(cache["want"], pos[:, None], 1)[:, 0]
+      logits = params["prior"][None, :] + self.margin * jax.nn.one_hot(target, self.vocab_size)
+      return logits, {"pos": cache["pos"] + 1, "want": cache["want"]}
+
+    return tokens_to_logits, cache

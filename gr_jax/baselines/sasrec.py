@@ -140,7 +140,7 @@ class SASRecRecommender:
       return optax.apply_updates(params, updates), opt_state, loss
 
     rng = np.random.default_rng(cfg.seed)
-    key = jax.random.PRNGKey(cfg.seed + 1)
+    key = jax.random.key(cfg.seed + 1, impl="unsafe_rbg")  # Cheap-to-compile dropout bits.
     steps = max(1, int(np.ceil(len(x_np) / cfg.batch_size)))
     best, best_params, bad = -1.0, params, 0
     bar = tqdm.trange(cfg.epochs, desc="SASRec", disable=not progress)

@@ -1,0 +1,373 @@
+"""Leave-one-out full-ranking evaluation (HR/NDCG/MRR), generation-task scores, baselines, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import re
+import string
+import time
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from gr_jax import io_utils
+
+HR_KS = (1, 5, 10)
+NDCG_KS = (5, 10)
+# Generation tasks scored by what their target is.
+TITLE_TASKS = ("seqrec_title", "sid2title", "visdesc2title")
+TAG_TASKS = ("sid2interest",)
+SID_TASKS = ("title2sid", "content2sid", "visdesc2sid", "text2image", "image2text",
+             "text_hist2image", "image_hist2text")
+REPORT_JSON, REPORT_MD = "report.json", "report.md"
+
+
+# ----------------------------------------------------------------------------- ranking metrics
+
+
+def target_ranks(predictions_UxK, targets_U) -> np.ndarray:
+  """0-based position of each target in its ranked list, -1 when absent (or the target is None)."""
+  ranks = np.full(len(targets_U), -1, np.int64)
+  for u, (row, target) in enumerate(zip(predictions_UxK, targets_U)):
+    if target is None:
+      continue
+    for pos, item in enumerate(row):
+      if item == target:
+        ranks[u] = pos
+        break
+  return ranks
+
+
+def ranking_metrics(ranks_U, hr_ks: Sequence[int] = HR_KS, ndcg_ks: Sequence[int] = NDCG_KS,
+                    mrr_k: Optional[int] = None) -> dict:
+  """HR@K = target in the top K; NDCG@K = 1 / log2(rank + 2) inside the top K (one relevant
+  item, so IDCG = 1); MRR = 1 / (rank + 1) inside the top `mrr_k` (default max K). Means over users."""
+  ranks = np.asarray(ranks_U)
+  hit = ranks >= 0
+  out = {}
+  for k in hr_ks:
+    out[f"HR@{k}"] = float(np.mean(hit & (ranks < k))) if len(ranks) else 0.0
+  gain = np.where(hit, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
+  for k in ndcg_ks:
+    out[f"NDCG@{k}"] = float(np.mean(np.where(ranks < k, gain, 0.0))) if len(ranks) else 0.0
+  mrr_k = mrr_k or max(list(hr_ks) + list(ndcg_ks))
+  rr = np.where(hit & (ranks < mrr_k), 1.0 / (np.maximum(ranks, 0) + 1.0), 0.0)
+  out["MRR"] = float(np.mean(rr)) if len(ranks) else 0.0
+  out["n"] = int(len(ranks))
+  return out
+
+
+def metric_curves(ranks_U, max_k: int) -> dict:
+  """{"HR": [HR@1..HR@max_k], "NDCG": [...]} for metric-vs-K plots."""
+  ranks = np.asarray(ranks_U)
+  hit = ranks >= 0
+  gain = np.where(hit, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
+  n = max(len(ranks), 1)
+  return {"HR": [float((hit & (ranks < k)).sum() / n) for k in range(1, max_k + 1)],
+          "NDCG": [float(np.where(ranks < k, gain, 0.0).sum() / n) for k in range(1, max_k + 1)]}
+
+
+# ----------------------------------------------------------------------------- generation metrics
+
+_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
+
+
+def normalize_text(text: str) -> str:
+  """Lower case, punctuation to spaces, single spaces (SQuAD-style, without article removal)."""
+  return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def token_f1(prediction: str, target: str) -> float:
+  """Bag-of-words F1 between normalised texts (1.0 when both are empty)."""
+  p, t = normalize_text(prediction).split(), normalize_text(target).split()
+  if not p or not t:
+    return float(p == t)
+  common = sum(min(p.count(w), t.count(w)) for w in set(p))
+  if not common:
+    return 0.0
+  precision, recall = common / len(p), common / len(t)
+  return 2 * precision * recall / (precision + recall)
+
+
+def tag_set(text: str) -> set[str]:
+  """Comma-separated interest tags -> set of normalised tags."""
+  return {normalize_text(t) for t in text.split(",") if normalize_text(t)}
+
+
+def tag_f1(prediction: str, target: str) -> float:
+  """F1 between the predicted and target sets of interest tags."""
+  p, t = tag_set(prediction), tag_set(target)
+  if not p or not t:
+    return float(p == t)
+  common = len(p & t)
+  if not common:
+    return 0.0
+  precision, recall = common / len(p), common / len(t)
+  return 2 * precision * recall / (precision + recall)
+
+
+def title_scores(predictions: Sequence[str], targets: Sequence[str]) -> dict:
+  """Exact match (after normalisation) and mean token F1."""
+  n = len(targets)
+  em = sum(normalize_text(p) == normalize_text(t) for p, t in zip(predictions, targets))
+  f1 = sum(token_f1(p, t) for p, t in zip(predictions, targets))
+  return {"exact_match": em / max(n, 1), "token_f1": f1 / max(n, 1), "n": n}
+
+
+def tag_scores(predictions: Sequence[str], targets: Sequence[str]) -> dict:
+  """Mean interest-tag F1 and exact set match."""
+  n = len(targets)
+  return {"tag_f1": sum(tag_f1(p, t) for p, t in zip(predictions, targets)) / max(n, 1),
+          "exact_match": sum(tag_set(p) == tag_set(t) for p, t in zip(predictions, targets)) / max(n, 1),
+          "n": n}
+
+
+# ----------------------------------------------------------------------------- systems
+
+
+def split_examples(data_dir: str, split: str, max_users: Optional[int] = None):
+  """Examples of a leave-one-out split ('valid'/'validation' or 'test'), optionally the first N."""
+  from gr_jax.data import schema  # pylint: disable=g-import-not-at-top
+  examples = list(schema.read_split(data_dir, "valid" if split == "validation" else split))
+  return examples[:max_users] if max_users else examples
+
+
+def baseline_predictions(data_dir: str, examples, item_ids: Sequence[str], top_k: int,
+                         names: Sequence[str] = ("popularity", "sasrec"), sasrec_config=None,
+                         cache_dir: Optional[str] = None, progress: bool = True) -> dict:
+  """{name: [U, top_k] catalog indices} of the classical baselines on the same users."""
+  from gr_jax import baselines  # pylint: disable=g-import-not-at-top
+  from gr_jax.baselines import popularity, sasrec  # pylint: disable=g-import-not-at-top
+  train = baselines.train_sequences(data_dir)
+  out = {}
+  for name in names:
+    if name == "popularity":
+      out[name] = popularity.Popularity(item_ids).fit(train).predict(len(examples), top_k)
+    elif name == "sasrec":
+      rec = _fit_sasrec(data_dir, train, item_ids, sasrec_config or sasrec.SASRecConfig(),
+                        cache_dir, progress)
+      out[name] = rec.predict([ex.history for ex in examples], top_k)
+    else:
+      raise ValueError(f"unknown baseline {name!r}; expected popularity or sasrec")
+  return out
+
+
+def _fit_sasrec(data_dir, train, item_ids, config, cache_dir, progress):
+  """Trains SASRec (early stopping on the valid split), cached in `cache_dir` by data + config."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  import flax.serialization  # pylint: disable=g-import-not-at-top
+  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
+  rec = sasrec.SASRecRecommender(item_ids, config)
+  split_file = os.path.join(data_dir, "splits", "train.jsonl")
+  key = {"config": dataclasses.asdict(config), "items": len(item_ids),
+         "train": [os.path.getsize(split_file), os.stat(split_file).st_mtime_ns]}
+  meta_path = os.path.join(cache_dir, "sasrec.json") if cache_dir else None
+  params_path = os.path.join(cache_dir, "sasrec.msgpack") if cache_dir else None
+  if meta_path and os.path.exists(meta_path) and os.path.exists(params_path):
+    with open(meta_path, encoding="utf-8") as f:
+      if json.load(f).get("key") == key:
+        with open(params_path, "rb") as f:
+          rec.params = flax.serialization.from_bytes(rec.init(), f.read())
+        return rec
+  valid = split_examples(data_dir, "valid")
+  rec.fit(train, valid=([ex.history for ex in valid], [ex.target for ex in valid]), progress=progress)
+  if cache_dir:
+    with io_utils.atomic_open(params_path, "wb") as f:
+      f.write(flax.serialization.to_bytes(rec.params))
+    io_utils.atomic_write_json(meta_path, {"key": key, "history": rec.history})
+  return rec
+
+
+def _sid_task_modality(recommender, targets: Sequence[str]) -> Optional[str]:
+  """The modality whose SIDs contain the task's targets."""
+  for mod, cat in recommender.catalogs.items():
+    values = set(cat.sid_strings.values())
+    if targets and targets[0] in values:
+      return mod
+  return None
+
+
+def generation_scores(recommender, split: str, tasks: Sequence[str], max_examples: Optional[int],
+                      text_beam: int = 1) -> dict:
+  """Per-task scores of the non-seqrec tasks on their validation/test examples."""
+  from gr_jax_tasks import registry, sources  # pylint: disable=g-import-not-at-top
+  info = recommender.run_info
+  cfg = sources.DatasetConfig(name=info.get("dataset_name") or "eval", data_dir=recommender.data_dir,
+                              method=recommender.method, tokenizer_run=recommender.tokenizer_run,
+                              max_history=recommender.max_history)
+  out = {}
+  for task in tasks:
+    records = registry.examples(cfg, task, "validation" if split in ("valid", "validation") else split)
+    records = records[:max_examples] if max_examples else records
+    if not records:
+      continue
+    inputs = [r["inputs"] for r in records]
+    targets = [r["targets"] for r in records]
+    if task in SID_TASKS:
+      mod = _sid_task_modality(recommender, targets)
+      if mod is None:
+        continue
+      items, _ = recommender.decode_sids(inputs, mod, desc=task)
+      wanted = [recommender.item_index.get(r["target_item_id"]) for r in records]
+      out[task] = dict(ranking_metrics(target_ranks(items, wanted)), modality=mod)
+    else:
+      preds = recommender.decode_texts(inputs, beam_size=text_beam, desc=task)
+      out[task] = tag_scores(preds, targets) if task in TAG_TASKS else title_scores(preds, targets)
+      out[task]["examples"] = [{"input": i, "target": t, "prediction": p}
+                               for i, t, p in list(zip(inputs, targets, preds))[:5]]
+  return out
+
+
+def _tsne_plots(recommender, out_dir: str, method: str, max_points: int) -> dict:
+  """t-SNE of `embeddings/<modality>.npy` per SID modality, coloured by the first SID level."""
+  from gr_jax import eval_plots  # pylint: disable=g-import-not-at-top
+  emb_dir = os.path.join(recommender.data_dir, "embeddings")
+  ids_path = os.path.join(emb_dir, "ids.txt")
+  out = {}
+  for mod, cat in recommender.catalogs.items():
+    path = os.path.join(emb_dir, f"{mod}.npy")
+    if not (os.path.exists(path) and os.path.exists(ids_path)):
+      out[mod] = {"skipped": f"no {path}"}
+      continue
+    with open(ids_path, encoding="utf-8") as f:
+      ids = [line.strip() for line in f if line.strip()]
+    emb = np.load(path)
+    if len(ids) != len(emb):
+      raise io_utils.BadInputError(ids_path, None, None, f"{len(ids)} ids but {len(emb)} rows in {path}")
+    first = {recommender.item_ids[c]: int(t) for c, t in zip(cat.catalog_index, cat.tokens_NxL[:, 0])}
+    keep = [n for n, i in enumerate(ids) if i in first]
+    codes = np.array([first[ids[n]] for n in keep]) - int(cat.tokens_NxL[:, 0].min())
+    png = os.path.join(out_dir, f"tsne_{mod}.png")
+    out[mod] = eval_plots.embedding_plot(emb[keep], codes, png, f"{mod} item embeddings",
+                                         max_points=max_points, method=method)
+    out[mod]["png"] = os.path.basename(png)
+  return out
+
+
+def evaluate(recommender, split: str = "test", baselines: Sequence[str] = ("popularity", "sasrec"),
+             max_users: Optional[int] = None, gen_tasks: bool = True,
+             max_gen_examples: Optional[int] = 200, out_dir: Optional[str] = None,
+             tsne_method: str = "tsne", tsne_points: int = 2000, sasrec_config=None) -> dict:
+  """Full-ranking metrics of the model (each seqrec task + their ensemble) and the baselines."""
+  import gr_jax_tasks  # pylint: disable=g-import-not-at-top
+  t0 = time.time()
+  rec, k = recommender, recommender.top_k
+  examples = split_examples(rec.data_dir, split, max_users)
+  targets = [rec.item_index.get(ex.target) for ex in examples]
+  histories = [ex.history for ex in examples]
+  predictions, timing = {}, {}
+  seqrec = rec.seqrec_tasks()
+  results = []
+  for task, mod in seqrec.items():
+    t = time.time()
+    results.append(rec.decode_sids(rec.history_inputs(task, histories, mod), mod, desc=task))
+    timing[task] = {"seconds": time.time() - t, "users_per_s": len(examples) / max(time.time() - t, 1e-9)}
+    predictions[f"{rec.method}:{task}" if len(seqrec) > 1 else rec.method] = results[-1][0]
+  if len(results) > 1:
+    predictions[f"{rec.method}:ensemble"] = rec.fuse(results)[0]
+  baseline_preds = baseline_predictions(
+      rec.data_dir, examples, rec.item_ids, k, baselines, sasrec_config,
+      os.path.join(out_dir, "baselines") if out_dir else None, rec.progress) if baselines else {}
+  predictions.update(baseline_preds)
+  systems, curves = {}, {}
+  for name, items in predictions.items():
+    ranks = target_ranks(items, targets)
+    systems[name] = ranking_metrics(ranks)
+    curves[name] = metric_curves(ranks, k)
+  report = {
+      "split": split, "method": rec.method, "data_dir": rec.data_dir,
+      "dataset_name": rec.run_info.get("dataset_name"), "tokenizer_run": rec.tokenizer_run,
+      "beam_size": rec.beam_size, "top_k": k, "num_items": len(rec.item_ids),
+      "num_users": len(examples), "ensemble": {"method": rec.ensemble_method, "normalize": rec.normalize},
+      "protocol": "leave-one-out, full ranking over all items; HR@K = target in top K, "
+                  "NDCG@K = 1/log2(rank+2), MRR truncated at top_k",
+      "systems": systems, "curves": curves, "timing": timing,
+  }
+  if gen_tasks:
+    tasks = [t for t in gr_jax_tasks.task_names(rec.method) if t not in seqrec]
+    report["generation"] = generation_scores(rec, split, tasks, max_gen_examples)
+  if out_dir:
+    os.makedirs(out_dir, exist_ok=True)
+    from gr_jax import eval_plots  # pylint: disable=g-import-not-at-top
+    eval_plots.plot_metric_vs_k(curves, os.path.join(out_dir, "metric_vs_k.png"),
+                                f"{rec.method} {split} (full ranking, {len(examples)} users)")
+    report["plots"] = {"metric_vs_k": "metric_vs_k.png"}
+    if tsne_method != "none":
+      report["tsne"] = _tsne_plots(rec, out_dir, tsne_method, tsne_points)
+  report["seconds"] = time.time() - t0
+  return report
+
+
+def markdown_report(report: Mapping) -> str:
+  """Markdown tables of a report (ranking systems, then generation tasks)."""
+  cols = [f"HR@{k}" for k in HR_KS] + [f"NDCG@{k}" for k in NDCG_KS] + ["MRR"]
+  lines = [f"# {report['method']} on {report.get('dataset_name') or report['data_dir']} "
+           f"({report['split']})", "",
+           f"{report['num_users']} users, {report['num_items']} items, beam {report['beam_size']}, "
+           f"top-{report['top_k']}. {report['protocol']}.", "",
+           "| system | " + " | ".join(cols) + " | n |", "|---|" + "---:|" * (len(cols) + 1)]
+  for name, m in report["systems"].items():
+    lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for c in cols) + f" | {m['n']} |")
+  gen = report.get("generation") or {}
+  if gen:
+    lines += ["", "## Generation tasks", "", "| task | metric | value | n |", "|---|---|---:|---:|"]
+    for task, m in gen.items():
+      for key in ("exact_match", "token_f1", "tag_f1", "HR@1", "HR@10"):
+        if key in m:
+          lines.append(f"| {task} | {key} | {m[key]:.4f} | {m['n']} |")
+  for mod, info in (report.get("tsne") or {}).items():
+    if "png" in info:
+      lines += ["", f"![{mod} t-SNE]({info['png']}) (5-NN first-level agreement "
+                f"{info['knn_agreement']:.3f})"]
+  if "plots" in report:
+    lines += ["", f"![metric vs K]({report['plots']['metric_vs_k']})"]
+  return "\n".join(lines) + "\n"
+
+
+def write_report(report: Mapping, out_dir: str) -> None:
+  """report.json + report.md (plots are written by `evaluate`)."""
+  io_utils.atomic_write_json(os.path.join(out_dir, REPORT_JSON), report)
+  io_utils.atomic_write_text(os.path.join(out_dir, REPORT_MD), markdown_report(report))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--model_dir", required=True, help="Trained model directory (gr-jax train).")
+  parser.add_argument("--split", default="test", choices=["valid", "validation", "test"])
+  parser.add_argument("--out_dir", default=None, help="Report directory (default MODEL_DIR/eval/SPLIT).")
+  parser.add_argument("--beam_size", type=int, default=20)
+  parser.add_argument("--top_k", type=int, default=10)
+  parser.add_argument("--batch_size", type=int, default=32, help="Users per decoding batch.")
+  parser.add_argument("--max_users", type=int, default=None, help="Evaluate the first N users only.")
+  parser.add_argument("--baselines", default="popularity,sasrec",
+                      help="Comma-separated baselines ('' for none).")
+  parser.add_argument("--ensemble", choices=["mean", "rrf"], default="mean")
+  parser.add_argument("--normalize", choices=["softmax", "length"], default="softmax",
+                      help="Score normalisation of the MACRec mean ensemble.")
+  parser.add_argument("--no_generation", action="store_true", help="Skip generation-task scores.")
+  parser.add_argument("--max_gen_examples", type=int, default=200)
+  parser.add_argument("--tsne", choices=["tsne", "pca", "none"], default="tsne")
+  parser.add_argument("--sasrec_epochs", type=int, default=None)
+
+
+def main(args) -> int:
+  from gr_jax import recommend  # pylint: disable=g-import-not-at-top
+  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
+  split = "valid" if args.split == "validation" else args.split
+  out_dir = args.out_dir or os.path.join(args.model_dir, "eval", split)
+  rec = recommend.Recommender.from_model_dir(
+      args.model_dir, beam_size=args.beam_size, top_k=args.top_k, batch_size=args.batch_size,
+      ensemble_method=args.ensemble, normalize=args.normalize)
+  cfg = sasrec.SASRecConfig(**({"epochs": args.sasrec_epochs} if args.sasrec_epochs else {}))
+  report = evaluate(rec, split, [b for b in args.baselines.split(",") if b.strip()],
+                    max_users=args.max_users, gen_tasks=not args.no_generation,
+                    max_gen_examples=args.max_gen_examples, out_dir=out_dir,
+                    tsne_method=args.tsne, sasrec_config=cfg)
+  report["model_dir"] = os.path.abspath(args.model_dir)
+  write_report(report, out_dir)
+  print(markdown_report(report))
+  print(f"report: {os.path.join(out_dir, REPORT_JSON)}")
+  return 0
