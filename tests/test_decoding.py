@@ -281,3 +281,31 @@ def test_ensemble_length_normalised_with_presence_bonus_and_rrf():
   # rrf: 5 -> 1/3 + 1/3; 3 -> 1/2; 7 -> 1/2.
   assert np.asarray(items)[0][0] == 5
   np.testing.assert_allclose(np.asarray(fused)[0], [2 / 3, 0.5, 0.5], rtol=1e-6)
+
+
+def test_real_t5_constrained_ranking_equals_teacher_forcing():
+  models = pytest.importorskip("gr_jax.model.models")
+  t5 = pytest.importorskip("gr_jax.model.t5")
+  sids = random_sids(24, seed=14)
+  cfg = t5.T5Config(vocab_size=vocab_size(), emb_dim=32, num_heads=2, head_dim=8, mlp_dim=64,
+                    num_encoder_layers=1, num_decoder_layers=2, dropout_rate=0.0)
+  model = models.EncoderDecoderModel(cfg)
+  params = model.init_params(jax.random.PRNGKey(0))
+  # Sharpen the random model so that near-ties do not decide the comparison.
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, x: x * 8.0 if "logits_dense" in jax.tree_util.keystr(path) else x, params)
+  enc = np.array([[3, 4, 5, 1, 0], [2, 9, 6, 8, 1]], np.int32)
+  res = run_constrained(model, params, enc, decoding.build_trie(sids, dense_max_entries=20),
+                        beam=24, top_k=24)
+  targets = np.concatenate([sids, np.full([24, 1], EOS)], 1)
+  for u in range(len(enc)):
+    batch = toy_seq2seq.teacher_batch(np.repeat(enc[u:u + 1], 24, 0), targets)
+    expected = np.asarray(jax.jit(model.score_batch)(params, batch))
+    order = np.argsort(-expected, kind="stable")
+    assert np.ptp(expected) > 1.0
+    np.testing.assert_allclose(res.scores[u], expected[res.items[u]], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(res.scores[u], expected[order], rtol=1e-4, atol=1e-4)
+    gaps = np.diff(expected[order])
+    strict = np.concatenate([[True], gaps < -1e-3])  # Positions not in a near-tie.
+    np.testing.assert_array_equal(res.items[u][strict & np.roll(strict, -1)],
+                                  order[strict & np.roll(strict, -1)])
