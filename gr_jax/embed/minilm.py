@@ -43,7 +43,14 @@ def identity(model_dir: str | None = None, max_tokens: int = MAX_TOKENS) -> dict
 
 
 def _bucket(n: int, lo: int = 16) -> int:
+  """Power of two >= n (at least `lo`)."""
   return max(lo, 1 << max(0, (n - 1).bit_length()))
+
+
+def length_bucket(n: int) -> int:
+  """Padded sequence length: multiples of 16 up to 64, then of 32 (few shapes, little padding)."""
+  step = 16 if n <= 64 else 32
+  return max(16, -(-n // step) * step)
 
 
 class MiniLMEncoder:
@@ -95,11 +102,11 @@ class MiniLMEncoder:
     bar = tqdm.tqdm(total=n, desc=desc, unit="item", disable=not progress)
     start = 0
     while start < n:
-      length = _bucket(len(ids[order[min(n - 1, start)]]))
+      length = length_bucket(len(ids[order[start]]))
       cap = max(1, self.batch_tokens // length)
       # Grow the batch while items fit the bucket of its first member.
       stop = start
-      while stop < n and stop - start < cap and _bucket(len(ids[order[stop]])) == length:
+      while stop < n and stop - start < cap and length_bucket(len(ids[order[stop]])) == length:
         stop += 1
       rows = order[start:stop]
       b = min(cap, _bucket(len(rows), lo=1))

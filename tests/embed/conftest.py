@@ -75,3 +75,9 @@ def catalog(tmp_path):
   """(data_dir, factors) of a fresh 64-item catalog."""
   root = str(tmp_path / "cat")
   return root, make_catalog(root)
+
+
+@pytest.fixture(scope="session")
+def catalog_factory():
+  """make_catalog itself, for tests that need several catalogs."""
+  return make_catalog
