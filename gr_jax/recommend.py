@@ -108,6 +108,8 @@ class Recommender:
     self.max_history = int(run_info.get("max_history", DEFAULT_MAX_HISTORY))
     self._sid_fns, self._text_fns = {}, {}
     self._sharding = _data_sharding(batch_size)
+    if self._sharding is not None:  # Users over 'data', parameters replicated.
+      self.params = jax.device_put(params, NamedSharding(self._sharding.mesh, PartitionSpec()))
 
   @classmethod
   def from_model_dir(cls, model_dir: str, **kwargs) -> "Recommender":

@@ -14,6 +14,7 @@ from gr_jax import evaluate
 from gr_jax import recommend
 from gr_jax import vocab as vocab_lib
 from gr_jax.baselines import sasrec
+from gr_jax.data import schema
 from gr_jax_tasks import testing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -193,3 +194,35 @@ def test_end_to_end_trialign_text_tasks_and_tsne(copy_dataset, tmp_path):
   assert report["tsne"]["fused"]["knn_agreement"] > 0.9
   assert os.path.getsize(os.path.join(out, "tsne_fused.png")) > 1000
   assert report["systems"]["trialign"]["n"] == 10
+
+
+@pytest.mark.slow
+def test_trained_t5_evaluate_and_recommend_commands(tmp_path, capsys):
+  """Trains a tiny TIGER T5 with gr_jax.train, then runs `gr-jax evaluate` and `gr-jax recommend`."""
+  from gr_jax import cli  # pylint: disable=g-import-not-at-top
+  from gr_jax import train  # pylint: disable=g-import-not-at-top
+  from gr_jax.model import t5  # pylint: disable=g-import-not-at-top
+  data_dir, model_dir = str(tmp_path / "ds"), str(tmp_path / "model")
+  os.makedirs(data_dir)
+  seqs = testing.make_dataset(data_dir, n_users=16, seq_len=(5, 8))
+  cfg = t5.T5Config(emb_dim=32, num_heads=2, head_dim=16, mlp_dim=64, num_encoder_layers=1,
+                    num_decoder_layers=1, dropout_rate=0.0)
+  train.train(model_dir, 150, {"inputs": 96, "targets": 8}, data_dir=data_dir, method="tiger",
+              batch_size=16, model_config=cfg, eval_period=1000, checkpoint_period=150,
+              register_kwargs={"sp_vocab_size": 200}, progress=False)
+  out = str(tmp_path / "eval")
+  assert cli.main(["evaluate", "--model_dir", model_dir, "--out_dir", out, "--beam_size", "10",
+                   "--top_k", "5", "--batch_size", "8", "--sasrec_epochs", "3",
+                   "--tsne", "none"]) == 0
+  report = json.load(open(os.path.join(out, "report.json")))
+  assert report["systems"]["tiger"]["n"] == 16
+  assert set(report["systems"]) == {"tiger", "popularity", "sasrec"}
+  user = sorted(seqs)[0]
+  capsys.readouterr()
+  assert cli.main(["recommend", "--model_dir", model_dir, "--history", ",".join(seqs[user][:-1]),
+                   "-k", "5", "--json"]) == 0
+  rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+  items = {it.item_id for it in schema.read_items(data_dir)}
+  assert len(rows) == 5 and all(r["item_id"] in items for r in rows)
+  assert len({r["item_id"] for r in rows}) == 5
+  assert all(a["score"] >= b["score"] for a, b in zip(rows, rows[1:]))
