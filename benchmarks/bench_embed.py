@@ -7,7 +7,7 @@ Hugging Face `transformers.BertModel` + mean pooling (length-sorted batches of
 64, padded to the longest in the batch). Image: EfficientNet-Lite0 pooled
 features — gr_jax's Flax model vs a PyTorch functional re-implementation that
 runs the same folded weights (checked against Flax: cosine printed). Both
-sides use every CPU thread (torch.set_num_threads(os.cpu_count())), run after
+sides use every CPU this process may run on (torch.set_num_threads), run after
 one warm-up (jit compile / first call), and alternate over `--repeats` rounds;
 the median round is reported. The machine may be shared: compare the ratio
 within one run, not absolute numbers across runs.
@@ -133,7 +133,7 @@ def main(argv=None) -> dict:
   import jax
   import torch
   from gr_jax.embed import efficientnet_lite, minilm
-  threads = os.cpu_count() or 1
+  threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   torch.set_num_threads(threads)
   results = {"cpu_threads": threads, "jax": jax.__version__, "torch": torch.__version__,
              "devices": [str(d) for d in jax.devices()]}

@@ -15,6 +15,8 @@ from gr_jax.embed import fingerprint, fusion, images, precomputed, texts
 from gr_jax.embed.stage import IDS, MANIFEST, REPORT, EmbedConfig, read_json_or_empty
 
 _EXAMPLES = 10
+STALE_FILES = ("text.npy", "text_enriched.npy", "image.npy", "image_valid.npy", "fused.npy",
+               MANIFEST)
 
 
 def read_catalog(data_dir: str) -> list[schema.Item]:
@@ -48,8 +50,11 @@ class Pipeline:
     self.out_dir = os.path.join(data_dir, schema.EMBEDDINGS_DIR)
     self.ids_sha = fingerprint.Hasher(self.ids).hexdigest()
     manifest = read_json_or_empty(os.path.join(self.out_dir, MANIFEST))
+    self.stale_files = []
     if manifest.get("ids_sha256") != self.ids_sha:
       manifest = {}
+      # Rows of existing arrays follow another item list: never leave them beside the new ids.
+      self.stale_files = [f for f in STALE_FILES if os.path.exists(self._path(f))]
     self.manifest = {"ids_sha256": self.ids_sha, "modalities": manifest.get("modalities", {})}
     self.prev_report = read_json_or_empty(os.path.join(self.out_dir, REPORT))
     self.report: dict = {"items": len(self.items), "config": dataclasses.asdict(config)}
@@ -336,6 +341,8 @@ class Pipeline:
   def run(self) -> dict:
     """Runs all modalities and writes ids.txt, manifest.json and report.json."""
     os.makedirs(self.out_dir, exist_ok=True)
+    for fname in self.stale_files:
+      os.remove(self._path(fname))
     ids_text = "".join(i + "\n" for i in self.ids)
     ids_path = self._path(IDS)
     try:

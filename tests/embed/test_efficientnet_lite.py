@@ -79,3 +79,14 @@ def test_small_inputs_and_padding_rows():
   f_one, _ = enc.encode_arrays(imgs[4:5])
   np.testing.assert_allclose(f_all[4], f_one[0], atol=1e-5)
   assert np.isfinite(f_all).all()
+
+
+def test_top_classes_for_captioner(tmp_path):
+  from PIL import Image
+  board = _reference_images()[1]
+  Image.fromarray(board).save(tmp_path / "board.png")
+  (tmp_path / "bad.png").write_bytes(b"junk")
+  enc = E.get_encoder(128, 32)
+  tops = enc.top_classes([str(tmp_path / "board.png"), None, str(tmp_path / "bad.png")], k=3)
+  assert tops[1] is None and tops[2] is None
+  assert len(tops[0]) == 3 and 918 in [i for i, _, _ in tops[0]]  # 'crossword'

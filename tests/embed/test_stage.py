@@ -11,7 +11,7 @@ from PIL import Image
 import argparse
 
 from gr_jax import io_utils
-from gr_jax.embed import efficientnet_lite, stage, texts
+from gr_jax.embed import efficientnet_lite, pipeline, stage, texts
 
 
 def _append_items(data_dir, records):
@@ -184,3 +184,21 @@ def test_cli(catalog, capsys):
   shutil.rmtree(os.path.join(data_dir, "images"))
   assert _cli(["--data", data_dir, "--image-fallback", "error"]) == 1
   assert "missing_file" in capsys.readouterr().err
+
+
+def test_reordered_catalog_never_mixes_row_orders(catalog):
+  data_dir, _ = catalog
+  stage.run(data_dir, stage.EmbedConfig(image_backend="none"))
+  ids0, text0 = stage.load_embeddings(data_dir, "text")
+  path = os.path.join(data_dir, "items.jsonl")
+  with open(path) as f:
+    lines = f.readlines()
+  with open(path, "w") as f:
+    f.writelines(lines[::-1])
+  pipe = pipeline.Pipeline(data_dir, stage.EmbedConfig(image_backend="none"))
+  assert "text.npy" in pipe.stale_files and "fused.npy" in pipe.stale_files
+  report = pipe.run()
+  assert not report["text"]["skipped"]
+  ids1, text1 = stage.load_embeddings(data_dir, "text")
+  assert ids1 == ids0[::-1]
+  np.testing.assert_allclose(text1, text0[::-1], atol=1e-5)
