@@ -27,7 +27,7 @@ _DECOR = {"classic": (175, 175, 175), "modern": (205, 205, 205), "sporty": (214,
           "vintage": (218, 206, 184), "minimalist": (250, 250, 250), "rustic": (212, 204, 192)}
 _STYLE_SCALE = {"minimalist": 0.78}
 # Category variant inside a department: (x stretch, y stretch, hollow centre).
-_VARIANTS = [(1.0, 1.0, False), (1.3, 0.72, False), (0.72, 1.25, False), (1.0, 1.0, True)]
+_VARIANTS = [(1.0, 1.0, False), (1.3, 0.72, False), (0.72, 1.2, False), (1.0, 1.0, True)]
 
 
 def _polygon(shape: str, cx: float, cy: float, rx: float, ry: float, rot: float) -> list:
@@ -40,7 +40,9 @@ def _polygon(shape: str, cx: float, cy: float, rx: float, ry: float, rot: float)
   else:
     n = {"triangle": 3, "diamond": 4, "square": 4, "hexagon": 6}[shape]
     angles = np.arange(n) * 2 * np.pi / n + (np.pi / 4 if shape == "square" else 0.0)
-    radius = np.ones(n) * {"triangle": 1.2, "square": 1.25}.get(shape, 1.0)
+    radius = np.ones(n) * {"triangle": 1.15, "square": 1.25}.get(shape, 1.0)
+  if shape == "triangle":
+    cy += 0.25 * ry  # Centre the triangle's area rather than its circumcircle.
   angles = angles - np.pi / 2 + rot
   return list(zip(cx + rx * radius * np.cos(angles), cy + ry * radius * np.sin(angles)))
 
@@ -113,7 +115,7 @@ def render(shape: str, variant: int, style: str, colour_rgb: np.ndarray, pattern
            rot: float = 0.0, phase: int = 0) -> np.ndarray:
   """One item image as uint8 [size, size, 3]."""
   sx, sy, hollow = _VARIANTS[variant]
-  r = 0.33 * size * scale * _STYLE_SCALE.get(style, 1.0)
+  r = 0.3 * size * scale * _STYLE_SCALE.get(style, 1.0)
   cx, cy = size / 2 + dx * size / 64, size / 2 + dy * size / 64
   rx, ry = r * sx, r * sy
   img = _backdrop(size, style, phase).copy()
