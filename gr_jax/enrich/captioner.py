@@ -23,23 +23,51 @@ class CaptionJob:
   description: str
   image: images.ImageRef
   object_words: list[str] = dataclasses.field(default_factory=list)
+  # When set, object words are computed later (only for items not in the cache)
+  # by this deterministic source, and the cache key hashes the source, not the words.
+  object_source: str = ""
 
 
 ObjectWords = Mapping[str, Sequence[str]] | Callable[[CaptionJob], Sequence[str]] | None
+
+
+EFFICIENTNET = "efficientnet"
+EFFICIENTNET_K, EFFICIENTNET_MIN_PROB = 3, 0.15
+EFFICIENTNET_SOURCE = f"efficientnet-lite0/top{EFFICIENTNET_K}/p{EFFICIENTNET_MIN_PROB}"
+
+
+def efficientnet_object_words(jobs: Sequence[CaptionJob], progress: bool = False) -> None:
+  """Fills `object_words` of jobs with local images: EfficientNet-Lite0's top ImageNet classes.
+
+  Classes with probability >= EFFICIENTNET_MIN_PROB, best first (at most
+  EFFICIENTNET_K). Imports JAX and gr_jax.embed only when called.
+  """
+  from gr_jax.embed import efficientnet_lite  # pylint: disable=g-import-not-at-top
+  todo = [j for j in jobs if j.image.status == images.OK]
+  if not todo:
+    return
+  tops = efficientnet_lite.get_encoder().top_classes([j.image.path for j in todo],
+                                                      k=EFFICIENTNET_K, progress=progress)
+  for job, top in zip(todo, tops):
+    job.object_words = [name.split(" / ")[0].strip() for _, name, prob in (top or ())
+                        if prob >= EFFICIENTNET_MIN_PROB]
 
 
 def caption_jobs(data_dir: str, items: Iterable[schema.Item],
                  object_words: ObjectWords = None) -> list[CaptionJob]:
   """One job per item; images resolved (and hashed) against `data_dir`.
 
-  `object_words` optionally adds object words per item (e.g. EfficientNet's top
-  ImageNet classes), as {item_id: [words]} or a function of the job.
+  `object_words` optionally adds object words per item, as {item_id: [words]},
+  a function of the job, or "efficientnet" (EfficientNet-Lite0's top ImageNet
+  classes, computed by `efficientnet_object_words` for uncached items only).
   """
   jobs = []
   for item in items:
     job = CaptionJob(item.item_id, item.title, item.description,
                      images.resolve(data_dir, item.image))
-    if callable(object_words):
+    if object_words == EFFICIENTNET:
+      job.object_source = EFFICIENTNET_SOURCE
+    elif callable(object_words):
       job.object_words = [str(w) for w in object_words(job)]
     elif object_words:
       job.object_words = [str(w) for w in object_words.get(item.item_id, ())]

@@ -85,19 +85,38 @@ def words(text: str) -> list[str]:
   return _WORD.findall((text or "").lower())
 
 
+def _stem(word: str) -> str:
+  """Simple plural stripping ("mugs" -> "mug", "boxes" -> "box"), as used for matching."""
+  if len(word) > 4 and word.endswith("es") and word[-3] in "sxz":
+    return word[:-2]
+  if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+    return word[:-1]
+  return word
+
+
+def index(text_words: list[str], max_n: int = 3) -> frozenset[str]:
+  """All 1..max_n-grams of the (plural-stripped) words, for phrase lookups."""
+  stems = [_stem(w) for w in text_words]
+  return frozenset(" ".join(stems[i:i + n]) for n in range(1, max_n + 1)
+                   for i in range(len(stems) - n + 1))
+
+
+def _phrase_key(phrase: str) -> str:
+  return " ".join(_stem(w) for w in phrase.replace("-", " ").split())
+
+
+def has(grams: frozenset[str], phrase: str) -> bool:
+  """Whole-word (or simple plural) match of a phrase of up to 3 words in an `index`."""
+  return _phrase_key(phrase) in grams
+
+
 def contains(text_words: list[str], phrase: str) -> bool:
   """Whole-word (or simple plural) match of a one- or multi-word phrase."""
-  parts = phrase.replace("-", " ").split()
-  n = len(parts)
-  for i in range(len(text_words) - n + 1):
-    window = text_words[i:i + n]
-    if all(w == p or w == p + "s" or w == p + "es" for w, p in zip(window, parts)):
-      return True
-  return False
+  return has(index(text_words, len(phrase.replace("-", " ").split())), phrase)
 
 
 def found(text: str, vocabulary: tuple[str, ...]) -> list[str]:
   """Entries of `vocabulary` present in `text`, in vocabulary order."""
-  ws = words(text)
-  hits = [v for v in vocabulary if contains(ws, v)]
+  grams = index(words(text))
+  hits = [v for v in vocabulary if has(grams, v)]
   return [v for v in hits if not any(v != o and v in o.split() for o in hits)]

@@ -122,13 +122,15 @@ def _safe_call(worker: Worker, job, limiter: RateLimiter) -> Outcome:
 
 def run(jobs: Sequence, worker: Worker, cache: cache_lib.Cache, concurrency: int = 1,
         max_rps: float = 0.0, retry_failed: bool = True, desc: str = "enrich",
-        progress: bool = True, on_record: Callable[[dict], None] | None = None
-        ) -> tuple[Counts, dict[str, str]]:
+        progress: bool = True, on_record: Callable[[dict], None] | None = None,
+        prepare: Callable[[list], None] | None = None) -> tuple[Counts, dict[str, str]]:
   """Processes the jobs not already in `cache`, appending one record per finished item.
 
   Returns (counts, {item_id: key}) where the mapping covers every job (for
   `Cache.compact`). Records are appended from this thread only, in completion
-  order, each fsynced, so a kill loses only in-flight items.
+  order, each fsynced, so a kill loses only in-flight items. `prepare`, if
+  given, is called once with the jobs that will run (e.g. to batch-compute
+  object words for uncached items only).
   """
   counts = Counts(total=len(jobs))
   current, pending = {}, []
@@ -139,6 +141,8 @@ def run(jobs: Sequence, worker: Worker, cache: cache_lib.Cache, concurrency: int
       counts.cached += 1
     else:
       pending.append((job, chash, key))
+  if prepare is not None and pending:
+    prepare([job for job, _, _ in pending])
   limiter = RateLimiter(max_rps)
   errors = collections.Counter()
   by_image = collections.Counter()

@@ -58,7 +58,7 @@ class EnrichConfig:
   few_shot: str = "auto"                # auto (on for llamacpp) | on | off
   constrain_json: str = "auto"          # auto (on for llamacpp) | on | off
   no_image: str = "text"                # text | skip
-  object_words: str = ""                # JSON {item_id: [words]} added to heuristic captions
+  object_words: str = ""                # "efficientnet" or JSON {item_id: [words]} (heuristic)
   caption_noise: float = 0.0
   noise_seed: int = 0
   retry_failed: bool = True
@@ -118,9 +118,11 @@ def _concurrency(cfg: EnrichConfig, kind: str) -> int:
   return DEFAULT_HTTP_CONCURRENCY if kind == "http" else 1
 
 
-def _object_words(path: str) -> dict | None:
+def _object_words(path: str) -> dict | str | None:
   if not path:
     return None
+  if path == captioner_lib.EFFICIENTNET:
+    return path
   with open(path, encoding="utf-8") as f:
     try:
       words = json.load(f)
@@ -132,11 +134,12 @@ def _object_words(path: str) -> dict | None:
   return words
 
 
-def _run_one(data_dir, worker, jobs, name, archive, cfg, kind) -> dict:
+def _run_one(data_dir, worker, jobs, name, archive, cfg, kind, prepare=None) -> dict:
   cache = cache_lib.Cache(enrich.enrich_path(data_dir, name), enrich.enrich_path(data_dir, archive))
   counts, current = runner.run(jobs, worker, cache, concurrency=_concurrency(cfg, kind),
                                max_rps=cfg.max_rps, retry_failed=cfg.retry_failed,
-                               desc=f"{worker.field} [{worker.backend}]", progress=cfg.progress)
+                               desc=f"{worker.field} [{worker.backend}]", progress=cfg.progress,
+                               prepare=prepare)
   out = {"backend": worker.backend, "model": worker.model,
          "prompt_version": worker.prompt_version, **counts.to_json()}
   if cfg.compact:
@@ -164,8 +167,13 @@ def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
     words = object_words if object_words is not None else _object_words(cfg.object_words)
     jobs = captioner_lib.caption_jobs(data_dir, items, words)
     report["images"] = dict(collections.Counter(j.image.status for j in jobs))
+    prepare = None
+    if words == captioner_lib.EFFICIENTNET:
+      if cfg.caption_backend != "heuristic":
+        raise ValueError("--object-words efficientnet only feeds the heuristic captioner")
+      prepare = lambda todo: captioner_lib.efficientnet_object_words(todo, cfg.progress)
     report["captions"] = _run_one(data_dir, build_captioner(cfg), jobs, enrich.CAPTIONS,
-                                  enrich.CAPTIONS_ARCHIVE, cfg, cfg.caption_backend)
+                                  enrich.CAPTIONS_ARCHIVE, cfg, cfg.caption_backend, prepare)
   if cfg.interests:
     captions = enrich.load_captions(data_dir)  # The view: off -> {}, noise applied.
     jobs = miner_lib.interest_jobs(items, captions)
@@ -211,7 +219,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     help="JSON-schema constrained MDIM answers (auto: on for llamacpp)")
   a("--no-image", choices=captioner_lib.NO_IMAGE_POLICIES, default=d.no_image,
     help="items without a usable image: text-only caption, or skip (recorded as failed)")
-  a("--object-words", default="", help="JSON {item_id: [words]} of object words for captions")
+  a("--object-words", default="",
+    help="object words for heuristic captions: 'efficientnet' (EfficientNet-Lite0 top ImageNet "
+         "classes; imports JAX) or a JSON file {item_id: [words]}")
   a("--caption-noise", type=float, default=0.0,
     help="fraction of captions swapped with other items' captions in the loaded view "
          "(captions.jsonl stays clean; persisted in enrich/view.json)")

@@ -6,43 +6,59 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+from PIL import ImageDraw
 
 S = 72
 COLOURS = {"red": (220, 20, 30), "blue": (20, 70, 240), "green": (20, 175, 50),
            "yellow": (250, 225, 30)}
 
 
-def draw(shape: str, colour: str, pattern: str = "plain", size: int = S) -> np.ndarray:
-  """A white canvas with one coloured object; pattern stripes/dots use white."""
-  im = np.full((size, size, 3), 255, np.uint8)
-  yy, xx = np.mgrid[:size, :size]
-  c = size // 2
-  if shape == "square":
-    mask = (abs(yy - c) < size * 0.36) & (abs(xx - c) < size * 0.36)
-  elif shape == "round":
-    mask = (yy - c) ** 2 + (xx - c) ** 2 < (size * 0.36) ** 2
-  elif shape == "triangular":
-    mask = (yy > size * 0.15) & (yy < size * 0.85) & (abs(xx - c) < (yy - size * 0.15) * 0.6)
-  elif shape == "wide":
-    mask = (abs(yy - c) < size * 0.18) & (abs(xx - c) < size * 0.45)
+def _polygon(shape: str, c: float, r: float, rot: float):
+  if shape == "star":
+    ang = np.arange(10) * np.pi / 5
+    rad = np.where(np.arange(10) % 2 == 0, 1.0, 0.45) * r
   else:
-    raise ValueError(shape)
-  im[mask] = COLOURS[colour]
-  if pattern == "vertical stripes":
-    im[mask & ((xx // 6) % 2 == 1)] = 255
-  elif pattern == "horizontal stripes":
-    im[mask & ((yy // 6) % 2 == 1)] = 255
-  elif pattern == "polka dots":
-    im[mask & (((yy % 12) - 6) ** 2 + ((xx % 12) - 6) ** 2 < 9)] = 255
-  elif pattern == "checks":
-    im[mask & (((yy // 8) + (xx // 8)) % 2 == 0)] = 255
+    n = {"triangular": 3, "diamond": 4, "hexagonal": 6}[shape]
+    ang = np.arange(n) * 2 * np.pi / n
+    rad = np.full(n, r)
+  ang = ang - np.pi / 2 + rot
+  return [(c + a * np.cos(t), c + a * np.sin(t)) for a, t in zip(rad, ang)]
+
+
+def draw(shape: str, colour: str, pattern: str = "plain", size: int = S, rot: float = 0.0,
+         background=(255, 255, 255)) -> np.ndarray:
+  """An image with one coloured object; patterns use a darker shade of the colour."""
+  c, r = size / 2, size * 0.36
+  mask_img = Image.new("L", (size, size), 0)
+  pen = ImageDraw.Draw(mask_img)
+  if shape == "square":
+    pen.rectangle([c - r, c - r, c + r, c + r], fill=255)
+  elif shape == "round":
+    pen.ellipse([c - r, c - r, c + r, c + r], fill=255)
+  elif shape == "wide":
+    pen.rectangle([c - 1.25 * r, c - 0.5 * r, c + 1.25 * r, c + 0.5 * r], fill=255)
+  else:
+    pen.polygon(_polygon(shape, c, r * 1.2, rot), fill=255)
+  mask = np.asarray(mask_img) > 127
+  yy, xx = np.mgrid[:size, :size]
+  s = size / 64
+  accent = {"vertical stripes": (xx // (4 * s)) % 2 == 1,
+            "horizontal stripes": (yy // (4 * s)) % 2 == 1,
+            "polka dots": ((yy % (9 * s)) - 4.5 * s) ** 2 + ((xx % (9 * s)) - 4.5 * s) ** 2 < (2.2 * s) ** 2,
+            "checks": ((yy // (6 * s)) + (xx // (6 * s))) % 2 == 0,
+            "plain": np.zeros((size, size), bool)}[pattern]
+  im = np.empty((size, size, 3), np.uint8)
+  im[:] = background
+  rgb = np.array(COLOURS[colour], np.float64)
+  im[mask] = rgb.astype(np.uint8)
+  im[mask & accent] = (0.55 * rgb).astype(np.uint8)
   return im
 
 
 SPECS = [("square", "red", "plain"), ("round", "blue", "plain"),
          ("square", "green", "vertical stripes"), ("round", "yellow", "polka dots"),
-         ("triangular", "red", "plain"), ("square", "blue", "horizontal stripes"),
-         ("wide", "green", "plain"), ("square", "red", "checks")]
+         ("triangular", "red", "plain"), ("hexagonal", "blue", "horizontal stripes"),
+         ("wide", "green", "plain"), ("star", "red", "checks")]
 TITLES = ["Ceramic coffee mug", "Wireless gaming controller for Xbox", "Yoga mat non slip",
           "Stainless steel water bottle", "Kids digital microscope", "Leather wallet",
           "Garden hose nozzle", "Cotton throw pillow"]

@@ -92,3 +92,15 @@ def test_interests_fail_permanently_without_text():
   job = interest_miner.InterestJob("x", "", "", "")
   out = heuristic.HeuristicInterestMiner()(job)
   assert not out.ok and out.permanent
+
+
+def test_every_pattern_and_shape_has_caption_words():
+  from gr_jax.enrich import pixels  # pylint: disable=g-import-not-at-top
+  assert set(heuristic._PATTERN_WORDS) == set(pixels.PATTERNS)  # pylint: disable=protected-access
+  for pattern in pixels.PATTERNS:
+    for shape in pixels.SHAPES:
+      stats = pixels.ImageStats(["red"], [1.0], "white", pattern, shape, "compact", "medium",
+                                "medium", "vivid", "medium")
+      text = heuristic.describe(stats, [], [], [])
+      assert heuristic._PATTERN_WORDS[pattern] in text  # pylint: disable=protected-access
+      assert text.startswith(("A ", "An ")) and text.endswith(".")

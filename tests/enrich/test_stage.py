@@ -157,3 +157,34 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, make_dat
     with open(os.path.join(a, "enrich", name), "rb") as fa, \
         open(os.path.join(b, "enrich", name), "rb") as fb:
       assert fa.read() == fb.read(), name
+
+
+def test_efficientnet_object_words_run_only_for_uncached_items(dataset, make_dataset, monkeypatch):
+  from gr_jax.enrich import captioner  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  def fake(jobs, progress=False):
+    calls.append(sorted(j.item_id for j in jobs))
+    for j in jobs:
+      if j.image.status == "ok":
+        j.object_words = [f"object{j.item_id[-1]}", "thing"]
+
+  monkeypatch.setattr(captioner, "efficientnet_object_words", fake)
+  cfg = stage.EnrichConfig(object_words="efficientnet", interests=False, progress=False)
+  stage.run_enrich(dataset, cfg)
+  assert len(calls) == 1 and len(calls[0]) == 10
+  caps = enrich.load_captions(dataset)
+  assert "object3 on a white background" in caps["i003"] and "Looks like: object3, thing." in caps["i003"]
+  assert stage.run_enrich(dataset, cfg)["captions"]["cached"] == 10 and len(calls) == 1
+  make_dataset(dataset, n=9)  # One more item: only it is classified.
+  stage.run_enrich(dataset, cfg)
+  assert calls[-1] == ["i008"]
+
+
+@pytest.mark.slow
+def test_efficientnet_object_words_for_real(dataset):
+  stage.run_enrich(dataset, stage.EnrichConfig(object_words="efficientnet", interests=False,
+                                               progress=False))
+  recs = _records(dataset, "captions.jsonl")
+  assert all(r["status"] == "ok" for r in recs)
+  assert sum("Looks like" in r["caption"] or " on a " in r["caption"] for r in recs) >= 8

@@ -26,8 +26,9 @@ INTEREST_VERSION = "heuristic-interest-v1"
 
 _PATTERN_WORDS = {"plain": "plain", "vertical stripes": "vertically striped",
                   "horizontal stripes": "horizontally striped",
-                  "diagonal stripes": "diagonally striped", "polka dots": "polka-dot",
-                  "checks": "checked", "textured": "textured"}
+                  "diagonal stripes": "diagonally striped", "wavy stripes": "wavy-striped",
+                  "grid": "grid-patterned", "polka dots": "polka-dot", "checks": "checked",
+                  "textured": "textured"}
 
 
 def _article(word: str) -> str:
@@ -85,7 +86,7 @@ class HeuristicCaptioner:
 
   def hash_inputs(self, job) -> dict:
     return {"title": job.title, "description": job.description, "image": job.image.hash_input(),
-            "object_words": list(job.object_words), "no_image": self.no_image,
+            "object_words": job.object_source or list(job.object_words), "no_image": self.no_image,
             "max_side": self.max_side}
 
   def __call__(self, job) -> Outcome:
@@ -104,7 +105,8 @@ class HeuristicCaptioner:
     if self.no_image == "skip":
       return Outcome(error=f"no_image: {status}", permanent=True, extra={"image": status})
     text = f"{job.title} {job.description}"
-    colours = [c for c in pixels.PALETTE_NAMES if lexicon.contains(lexicon.words(text), c)]
+    grams = lexicon.index(lexicon.words(text))
+    colours = [c for c in pixels.PALETTE_NAMES if lexicon.has(grams, c)]
     colours = [c for c in colours if not any(c != o and c in o for o in colours)]
     materials = lexicon.found(text, lexicon.MATERIALS)
     styles = lexicon.found(text, lexicon.STYLES)
@@ -119,12 +121,14 @@ class HeuristicCaptioner:
 def _style_tags(caption: str) -> list[str]:
   """Visual-taste tags from a caption's colour and pattern words."""
   ws = lexicon.words(caption)
+  grams = lexicon.index(ws)
   tags = []
-  for pattern, tag in (("striped", "classic striped look"), ("polka", "playful polka-dot look"),
+  for pattern, tag in (("wavy", "flowing wavy look"), ("striped", "classic striped look"),
+                       ("polka", "playful polka-dot look"), ("grid", "graphic grid look"),
                        ("checked", "checked pattern look"), ("textured", "rich textured look")):
-    if pattern in ws:
+    if pattern in ws and not tags:
       tags.append(tag)
-  colours = [c for c in pixels.PALETTE_NAMES if lexicon.contains(ws, c)]
+  colours = [c for c in pixels.PALETTE_NAMES if lexicon.has(grams, c)]
   vivid = [c for c in colours if c not in pixels.NEUTRALS]
   if vivid:
     tags.append(f"{vivid[0]} colour taste")
@@ -149,9 +153,9 @@ class HeuristicInterestMiner:
               (job.caption, 0.5))
     scores = collections.Counter()
     for text, weight in fields:
-      ws = lexicon.words(text)
+      grams = lexicon.index(lexicon.words(text))
       for triggers, tag in lexicon.INTEREST_RULES:
-        if any(lexicon.contains(ws, t) for t in triggers):
+        if any(lexicon.has(grams, t) for t in triggers):
           scores[tag] += weight
     ranked = [t for t, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
     out = ranked[:2] + _style_tags(job.caption)[:1] + ranked[2:3]
