@@ -37,7 +37,9 @@ def _load(module_name: str):
   try:
     return importlib.import_module(module_name)
   except ModuleNotFoundError as e:
-    if e.name == module_name:
+    # The subcommand's module (or its package) is not there yet; any other
+    # missing import is a real error and must surface.
+    if e.name == module_name or module_name.startswith(f"{e.name}."):
       return None
     raise
 
