@@ -48,8 +48,12 @@ class Pipeline:
         return json.load(f)
     return {"done": {}}
 
-  def done(self, name: str) -> bool:
-    return name in self.state["done"]
+  def done(self, name: str, argv: Sequence[str] | None = None) -> bool:
+    """Whether `name` finished earlier (with the same command line, when `argv` is given)."""
+    entry = self.state["done"].get(name)
+    if entry is None:
+      return False
+    return argv is None or entry.get("argv") in (None, list(argv))
 
   def seconds(self, name: str) -> float | None:
     """Wall time the stage took when it ran (None if not done)."""
@@ -59,7 +63,9 @@ class Pipeline:
   def run(self, stage: Stage, index: int, total: int) -> float:
     """Runs one stage unless already done; returns its wall time in seconds."""
     prefix = f"[{index}/{total}] {stage.name}"
-    if self.done(stage.name) and (stage.produces is None or os.path.exists(stage.produces)):
+    if stage.name in self.state["done"] and not self.done(stage.name, stage.argv):
+      self.log(f"{prefix}: command changed since it last ran, running it again")
+    if self.done(stage.name, stage.argv) and (stage.produces is None or os.path.exists(stage.produces)):
       self.log(f"{prefix}: done earlier ({self.seconds(stage.name):.1f}s), skipping")
       return self.seconds(stage.name)
     self.log(f"{prefix}: {' '.join(stage.argv)}")
@@ -72,7 +78,8 @@ class Pipeline:
     if stage.produces is not None and not os.path.exists(stage.produces):
       raise StageFailed(f"stage '{stage.name}' finished but did not write {stage.produces}")
     seconds = time.time() - start
-    self.state["done"][stage.name] = {"seconds": seconds, "finished": time.time()}
+    self.state["done"][stage.name] = {"seconds": seconds, "finished": time.time(),
+                                      "argv": list(stage.argv)}
     io_utils.atomic_write_json(self.state_path, self.state)
     self.log(f"{prefix}: finished in {seconds:.1f}s")
     return seconds

@@ -56,3 +56,16 @@ def test_missing_product_is_an_error_and_deleted_product_reruns(tmp_path):
   os.remove(tmp_path / "y.out")
   p.run(good, 1, 1)
   assert open(counter).read() == "yy"
+
+
+def test_changed_command_reruns_the_stage(tmp_path):
+  counter = str(tmp_path / "calls")
+  out = str(tmp_path / "a.out")
+  p = pipeline.Pipeline(str(tmp_path), log=lambda *_: None)
+  p.run(_touch_stage("a", out, counter), 1, 1)
+  p.run(_touch_stage("a", out, counter), 1, 1)  # Same command: skipped.
+  assert open(counter).read() == "a"
+  changed = _touch_stage("a", out, counter)
+  changed.argv = list(changed.argv) + ["--extra"]
+  p.run(changed, 1, 1)
+  assert open(counter).read() == "aa"
