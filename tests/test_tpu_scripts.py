@@ -58,6 +58,8 @@ def test_launch_runs_same_train_command_on_all_workers_with_overrides():
   (cmd,) = _commands(result.stdout)
   assert "--worker=all" in cmd
   assert "python -m gr_jax.train --gin_file=gin/trialign.gin" in cmd
+  # Every worker joins the multi-host runtime (gr_jax.partitioning.maybe_initialize_distributed).
+  assert "GR_JAX_DISTRIBUTED=1 nohup" in cmd
   assert 'MODEL_DIR=\\"gs://bucket/run\\"' in cmd
   assert "--gin.TRAIN_STEPS=1000" in cmd
 

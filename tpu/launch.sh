@@ -20,5 +20,5 @@ extra=""
 if ((${#EXTRA_ARGS[@]} > 0)); then
   printf -v extra ' %q' "${EXTRA_ARGS[@]}"
 fi
-ssh_all_workers "cd ~/$remote_dir && nohup ~/venv/bin/python -m gr_jax.train \
+ssh_all_workers "cd ~/$remote_dir && GR_JAX_DISTRIBUTED=1 nohup ~/venv/bin/python -m gr_jax.train \
 --gin_file=$GIN_FILE --gin.MODEL_DIR=\\\"$MODEL_DIR\\\"$extra > ~/$log_file 2>&1 &"
