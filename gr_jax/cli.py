@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help)
@@ -44,8 +45,20 @@ def _load(module_name: str):
     raise
 
 
-def build_parser() -> argparse.ArgumentParser:
-  """Builds the top-level parser with one sub-parser per subcommand."""
+def _requested(argv: list[str] | None) -> str | None:
+  """The subcommand named on the command line (the first non-option word), if any."""
+  for word in (sys.argv[1:] if argv is None else argv):
+    if not word.startswith("-"):
+      return word if word in SUBCOMMANDS else None
+  return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+  """Builds the top-level parser with one sub-parser per subcommand.
+
+  Only the module of subcommand `only` is imported (the others just list their
+  one-line help), so `gr-jax prepare` never pays for importing JAX or TensorFlow.
+  """
   parser = argparse.ArgumentParser(
       prog="gr-jax",
       description="gr_jax: JAX/Flax generative recommendation (TriAlignGR, MACRec, TIGER).\n"
@@ -55,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
   for name, (module_name, help_text) in SUBCOMMANDS.items():
     p = sub.add_parser(name, help=help_text, description=help_text,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    if name != only:
+      p.set_defaults(_module=None, _name=name)
+      continue
     module = _load(module_name)
     if module is None or not hasattr(module, "add_arguments"):
       p.set_defaults(_module=None, _name=name)
@@ -66,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   """Entry point of the `gr-jax` console script."""
-  parser = build_parser()
+  # TensorFlow (imported by seqio) logs CUDA probing to stderr on CPU-only hosts.
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  parser = build_parser(only=_requested(argv))
   args = parser.parse_args(argv)
   if not getattr(args, "command", None):
     parser.print_help()

@@ -1,0 +1,142 @@
+"""Streaming readers of the raw Amazon review dumps (2014 and 2018 releases).
+
+2014 (McAuley et al., used by the Beauty/Sports/Toys papers):
+  reviews_<Cat>_5.json.gz   JSON lines {"reviewerID", "asin", "unixReviewTime", ...}
+  meta_<Cat>.json.gz        one Python-literal dict per line (single quotes: NOT JSON)
+                            {"asin", "title", "description", "brand", "categories": [[...]], "imUrl"}
+2018 (Ni et al., Instruments/Arts/Games/Industrial/Office):
+  <Cat>_5.json.gz           JSON lines {"reviewerID", "asin", "unixReviewTime", ...}
+  meta_<Cat>.json.gz        JSON lines {"asin", "title", "description": [..], "brand",
+                            "category": [..], "imageURLHighRes": [..], "imageURL": [..]}
+Everything is read line by line (gzip or plain), so multi-GB dumps never sit in memory.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from typing import Callable, Container, Iterator, Optional
+
+import tqdm
+
+from gr_jax import io_utils
+from gr_jax.data import preprocess
+from gr_jax.data import schema
+
+
+def _find(raw_dir: str, candidates: list[str]) -> str:
+  for name in candidates:
+    path = os.path.join(raw_dir, name)
+    if os.path.exists(path):
+      return path
+  raise FileNotFoundError(f"none of {candidates} in {raw_dir}")
+
+
+def review_path(raw_dir: str, category: str, release: str) -> str:
+  """Path of the 5-core review file of a category."""
+  if release == "2014":
+    return _find(raw_dir, [f"reviews_{category}_5.json.gz", f"reviews_{category}_5.json"])
+  return _find(raw_dir, [f"{category}_5.json.gz", f"{category}_5.json"])
+
+
+def meta_path(raw_dir: str, category: str) -> str:
+  """Path of the metadata file of a category (both releases name it meta_<Cat>)."""
+  return _find(raw_dir, [f"meta_{category}.json.gz", f"meta_{category}.json"])
+
+
+def _field(rec: dict, name: str, path: str, line: int):
+  if name not in rec:
+    raise io_utils.BadInputError(path, line, name, "missing field")
+  return rec[name]
+
+
+def read_reviews(path: str, progress: bool = True) -> Iterator[tuple[str, str, float]]:
+  """(reviewerID, asin, unixReviewTime) of a review dump (JSON lines; both releases)."""
+  lines = io_utils.iter_lines(path)
+  for line, text in tqdm.tqdm(lines, desc=f"reviews {os.path.basename(path)}", unit=" lines",
+                              disable=not progress, mininterval=1.0):
+    if not text.strip():
+      continue
+    try:
+      rec = json.loads(text)
+    except ValueError as e:
+      raise io_utils.BadInputError(path, line, None, f"not JSON ({e})") from e
+    ts = _field(rec, "unixReviewTime", path, line)
+    if not isinstance(ts, (int, float)):
+      raise io_utils.BadInputError(path, line, "unixReviewTime", "expected a number")
+    yield str(_field(rec, "reviewerID", path, line)), str(_field(rec, "asin", path, line)), ts
+
+
+def parse_meta_line(text: str, path: str, line: int, release: str) -> dict:
+  """One metadata line -> dict (Python literal for 2014, JSON for 2018, either accepted)."""
+  try:
+    rec = json.loads(text)
+  except ValueError:
+    try:
+      rec = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as e:
+      raise io_utils.BadInputError(path, line, None, f"neither JSON nor a Python literal ({e})") from e
+  if not isinstance(rec, dict):
+    raise io_utils.BadInputError(path, line, None, "expected a dict")
+  if "asin" not in rec:
+    raise io_utils.BadInputError(path, line, "asin", "missing field")
+  return rec
+
+
+def _categories(rec: dict) -> list[str]:
+  cats = rec.get("categories") or rec.get("category") or []
+  flat: list[str] = []
+  for c in cats:
+    for name in (c if isinstance(c, list) else [c]):
+      name = preprocess.clean_text(name)
+      if name and name not in flat:
+        flat.append(name)
+  return flat
+
+
+def _image(rec: dict) -> Optional[str]:
+  for key in ("imageURLHighRes", "imageURL", "imUrl"):
+    value = rec.get(key)
+    if isinstance(value, list):
+      value = value[0] if value else None
+    if isinstance(value, str) and value.strip():
+      return value.strip()
+  return None
+
+
+def meta_to_item(rec: dict) -> schema.Item:
+  """A metadata record (either release) -> canonical Item with cleaned text."""
+  return schema.Item(item_id=str(rec["asin"]), title=preprocess.clean_text(rec.get("title")),
+                     description=preprocess.clean_text(rec.get("description")),
+                     brand=preprocess.clean_text(rec.get("brand")),
+                     categories=_categories(rec), image=_image(rec))
+
+
+def read_meta(path: str, wanted: Optional[Container[str]] = None, release: str = "2014",
+              progress: bool = True) -> Iterator[schema.Item]:
+  """Items of a metadata dump, keeping only asins in `wanted` (all when None)."""
+  lines = io_utils.iter_lines(path)
+  for line, text in tqdm.tqdm(lines, desc=f"meta {os.path.basename(path)}", unit=" lines",
+                              disable=not progress, mininterval=1.0):
+    if not text.strip():
+      continue
+    rec = parse_meta_line(text, path, line, release)
+    if wanted is not None and str(rec["asin"]) not in wanted:
+      continue
+    yield meta_to_item(rec)
+
+
+def load_category(raw_dir: str, category: str, release: str, progress: bool = True,
+                  log: Callable[[str], None] = lambda _: None
+                  ) -> tuple[dict[str, list[str]], dict[str, schema.Item]]:
+  """Chronological sequences and items of one category (before k-core)."""
+  if release not in ("2014", "2018"):
+    raise ValueError(f"release must be '2014' or '2018', got {release!r}")
+  reviews = review_path(raw_dir, category, release)
+  sequences = preprocess.chronological(read_reviews(reviews, progress))
+  wanted = {i for s in sequences.values() for i in s}
+  log(f"{reviews}: {len(sequences)} users, {len(wanted)} items")
+  items = {it.item_id: it for it in read_meta(meta_path(raw_dir, category), wanted, release,
+                                              progress)}
+  return sequences, items

@@ -1,0 +1,186 @@
+"""`gr-jax prepare`: raw Amazon dumps, peers' processed files or the synthetic catalog -> a dataset dir.
+
+Writes DIR/items.jsonl, sequences.jsonl, splits/{train,valid,test}.jsonl, stats.json
+(and images/ + latent_factors.json for the synthetic catalog), each atomically, then a
+`prepare_done.json` marker holding the arguments: rerunning with the same arguments is
+a no-op, `--force` redoes it. Preprocessing policies: gr_jax/data/preprocess.py.
+
+  gr-jax prepare --source synthetic --out data/demo --items 2000 --users 3000
+  gr-jax prepare --source amazon2014 --raw_dir dumps --category Beauty --out data/beauty
+  gr-jax prepare --source amazon2018 --raw_dir dumps --category Industrial_and_Scientific --out data/sci
+  gr-jax prepare --source recbole --raw_dir ../shared/data/Scientific --dataset Scientific --out data/sci
+  gr-jax prepare --source lcrec --raw_dir LC-Rec/data/Instruments --dataset Instruments \
+      --import_sids LC-Rec/data/Instruments/Instruments.index.json --sid_run lcrec --out data/ins
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Optional
+
+from gr_jax import io_utils
+from gr_jax.data import preprocess
+from gr_jax.data import schema
+
+SOURCES = ("synthetic", "amazon2014", "amazon2018", "lcrec", "recbole", "minionerec")
+DONE_MARKER = "prepare_done.json"
+# Peers publish already k-cored data: re-filtering would change their splits.
+DEFAULT_KCORE = {"amazon2014": 5, "amazon2018": 5}
+
+
+def _signature(args) -> dict:
+  keys = ("source", "raw_dir", "category", "dataset", "items", "users", "seed", "image_size",
+          "kcore", "max_history", "max_users", "import_sids", "sid_run")
+  sig = {k: getattr(args, k, None) for k in keys}
+  if sig["raw_dir"]:
+    sig["raw_dir"] = os.path.abspath(sig["raw_dir"])
+  return sig
+
+
+def _subsample_users(sequences: dict, max_users: Optional[int]) -> dict:
+  if not max_users or len(sequences) <= max_users:
+    return sequences
+  return dict(list(preprocess.iter_sorted_users(sequences))[:max_users])
+
+
+def write_dataset(out: str, sequences: dict, items: dict, max_history: int,
+                  extra_stats: Optional[dict] = None) -> dict:
+  """Writes items (those in sequences, in first-seen order), sequences, splits and stats."""
+  os.makedirs(out, exist_ok=True)
+  ordered = list(preprocess.iter_sorted_users(sequences))
+  used: dict[str, None] = {}
+  for _, seq in ordered:
+    for i in seq:
+      used.setdefault(i, None)
+  schema.write_items(out, (items[i] for i in sorted(used, key=_item_key)))
+  schema.write_sequences(out, ordered)
+  splits = preprocess.leave_one_out(ordered, max_history)
+  for name, examples in splits.items():
+    schema.write_split(out, name, examples)
+  stats = preprocess.compute_stats(sequences, extra_stats)
+  stats.update({f"{k}_examples": len(v) for k, v in splits.items()}, max_history=max_history)
+  io_utils.atomic_write_json(os.path.join(out, schema.STATS), stats)
+  return stats
+
+
+def _item_key(item_id: str):
+  return (0, int(item_id), "") if item_id.isdigit() else (1, 0, item_id)
+
+
+def prepare_synthetic(args) -> dict:
+  """The synthetic multimodal catalog (images, latent factors) as a dataset dir."""
+  from gr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
+  os.makedirs(args.out, exist_ok=True)
+  catalog = synthetic.generate(args.items, args.users, seed=args.seed,
+                               image_dir=os.path.join(args.out, schema.IMAGES_DIR),
+                               image_size=args.image_size, progress=not args.quiet)
+  items = {it.item_id: it for it in catalog.items}
+  sequences = {u: s for u, s in catalog.sequences}
+  before = preprocess.compute_stats(sequences)
+  sequences = preprocess.kcore(sequences, args.kcore if args.kcore is not None else 5)
+  sequences = _subsample_users(sequences, args.max_users)
+  io_utils.atomic_write_json(os.path.join(args.out, schema.LATENT_FACTORS), catalog.factors,
+                             indent=None)
+  return write_dataset(args.out, sequences, items, args.max_history,
+                       {"source": "synthetic", "before_kcore": before})
+
+
+def prepare_raw(args) -> dict:
+  """Raw Amazon 2014/2018 dumps or a peer's processed files -> a dataset dir."""
+  log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+  if args.source.startswith("amazon"):
+    from gr_jax.data import amazon  # pylint: disable=g-import-not-at-top
+    if not args.category:
+      raise SystemExit("--category is required for Amazon dumps (e.g. Beauty)")
+    sequences, items = amazon.load_category(args.raw_dir, args.category, args.source[-4:],
+                                            progress=not args.quiet, log=log)
+  else:
+    from gr_jax.data import peers  # pylint: disable=g-import-not-at-top
+    if not args.dataset:
+      raise SystemExit("--dataset is required for peer formats (the <D> of <D>.inter.json ...)")
+    sequences, items = peers.LOADERS[args.source](args.raw_dir, args.dataset)
+  before = preprocess.compute_stats(sequences)
+  sequences, dropped = preprocess.drop_untitled(sequences, items)
+  kcore = args.kcore if args.kcore is not None else DEFAULT_KCORE.get(args.source, 0)
+  sequences = preprocess.kcore(sequences, kcore) if kcore else \
+      {u: s for u, s in sequences.items() if s}
+  sequences = _subsample_users(sequences, args.max_users)
+  if not sequences:
+    raise SystemExit(
+        f"gr-jax prepare: no user is left from {args.raw_dir} ({before['users']} users, "
+        f"{before['items']} items read; {dropped['items_without_title_or_metadata']} items have no "
+        f"title or metadata, k-core {kcore}). Check the item file (titles) and --kcore.")
+  stats = write_dataset(args.out, sequences, items, args.max_history,
+                        dict(dropped, source=args.source, kcore=kcore, before_kcore=before))
+  if args.import_sids:
+    from gr_jax.data import peers  # pylint: disable=g-import-not-at-top
+    path = peers.import_sids(args.import_sids, args.out, args.sid_run)
+    log(f"imported SIDs -> {path}")
+  return stats
+
+
+def prepare(args) -> dict:
+  """Runs `gr-jax prepare` unless the same arguments already finished; returns stats."""
+  marker = os.path.join(args.out, DONE_MARKER)
+  sig = _signature(args)
+  if not args.force and os.path.exists(marker):
+    with open(marker, encoding="utf-8") as f:
+      if json.load(f).get("arguments") == sig:
+        with open(os.path.join(args.out, schema.STATS), encoding="utf-8") as g:
+          return dict(json.load(g), skipped=True)
+  if os.path.exists(marker):
+    os.remove(marker)  # A changed or forced run: the old marker must not survive a kill.
+  start = time.time()
+  stats = prepare_synthetic(args) if args.source == "synthetic" else prepare_raw(args)
+  io_utils.atomic_write_json(marker, {"arguments": sig, "seconds": time.time() - start})
+  return stats
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """Registers the `gr-jax prepare` flags."""
+  a = parser.add_argument
+  a("--source", choices=SOURCES, required=True,
+    help="synthetic: the embedded demo catalog; amazon2014/amazon2018: raw review + meta "
+    "dumps; lcrec/recbole/minionerec: a peer project's processed files.")
+  a("--out", required=True, help="Dataset directory to write.")
+  a("--raw_dir", help="Folder with the raw dumps or the peer's files.")
+  a("--category", help="Amazon category as in the file names, e.g. Beauty, Musical_Instruments.")
+  a("--dataset", help="Peer dataset name <D> as in <D>.inter.json / <D>.test.inter.")
+  a("--items", type=int, default=2000, help="synthetic: number of items.")
+  a("--users", type=int, default=3000, help="synthetic: number of users.")
+  a("--seed", type=int, default=0, help="synthetic: generator seed.")
+  a("--image_size", type=int, default=64, help="synthetic: PNG side in pixels.")
+  a("--kcore", type=int, default=None,
+    help="k-core threshold (default 5 for raw dumps and synthetic, 0 = keep the peer's "
+    "already-filtered data as is, so its splits stay identical).")
+  a("--max_history", type=int, default=preprocess.DEFAULT_MAX_HISTORY,
+    help="Items kept in a history (the most recent); 0 = all.")
+  a("--max_users", type=int, default=None,
+    help="Keep the first N users (reduced-size runs); applied after k-core.")
+  a("--import_sids", help="A peer's <D>.index.json (item -> SID tokens) to use as a tokenizer run.")
+  a("--sid_run", default="peer", help="Tokenizer run name of --import_sids (tokenizer/<run>/).")
+  a("--force", action="store_true", help="Redo even if the same arguments already finished.")
+  a("--quiet", action="store_true", help="No progress bars.")
+
+
+def main(args) -> int:
+  """Entry point of `gr-jax prepare`."""
+  if args.source != "synthetic" and not args.raw_dir:
+    raise SystemExit(f"--raw_dir is required for --source {args.source}")
+  try:
+    stats = prepare(args)
+  except io_utils.BadInputError as e:
+    print(f"gr-jax prepare: bad input: {e}", file=sys.stderr)
+    return 2
+  except FileNotFoundError as e:
+    print(f"gr-jax prepare: {e}", file=sys.stderr)
+    return 2
+  shown = {k: stats[k] for k in ("users", "items", "interactions", "avg_length", "median_length",
+                                 "sparsity", "train_examples", "valid_examples", "test_examples")}
+  print(("(already prepared) " if stats.get("skipped") else "") +
+        f"{args.out}: " + json.dumps(shown))
+  return 0

@@ -1,0 +1,53 @@
+"""Tests of gr_jax.data.preprocess: cleaning, k-core, chronology, leave-one-out, stats."""
+
+import collections
+import random
+
+from gr_jax.data import preprocess
+from gr_jax.data import schema
+
+
+def test_clean_text_unescapes_strips_tags_and_collapses_space():
+  assert preprocess.clean_text("Tom &amp;amp; Jerry<br/>  DVD\n\t&quot;new&quot;") == 'Tom & Jerry DVD "new"'
+  assert preprocess.clean_text(None) == "" and preprocess.clean_text(["a ", "b"]) == "a b"
+
+
+def test_chronological_is_stable_for_ties():
+  seqs = preprocess.chronological([("u", "b", 2), ("u", "a", 1), ("u", "c", 2), ("v", "x", 5)])
+  assert seqs == {"u": ["a", "b", "c"], "v": ["x"]}
+
+
+def test_kcore_reaches_a_fixed_point():
+  rng = random.Random(0)
+  seqs = {f"u{u}": [f"i{int(rng.paretovariate(1.2)) % 60}" for _ in range(rng.randint(1, 12))]
+          for u in range(300)}
+  out = preprocess.kcore(seqs, 5)
+  counts = collections.Counter(i for s in out.values() for i in s)
+  assert out and all(len(s) >= 5 for s in out.values()) and min(counts.values()) >= 5
+  # Nothing that survives is changed, and re-filtering is a no-op.
+  assert preprocess.kcore(out, 5) == out
+  for u, s in out.items():
+    kept = [i for i in seqs[u] if i in counts]
+    assert s == kept
+
+
+def test_leave_one_out_targets_and_no_leakage():
+  seqs = [("u1", ["a", "b", "c", "d", "e", "f"]), ("u2", ["x", "y"])]
+  splits = preprocess.leave_one_out(seqs, max_history=2)
+  assert [e.to_json() for e in splits["test"]] == [{"user_id": "u1", "history": ["d", "e"], "target": "f"}]
+  assert splits["valid"][0].target == "e" and splits["valid"][0].history == ["c", "d"]
+  train = [(e.history, e.target) for e in splits["train"]]
+  assert train == [(["a"], "b"), (["a", "b"], "c"), (["b", "c"], "d")]
+  # No training example predicts the valid/test positions of the user.
+  assert all(t not in ("e", "f") for _, t in train)
+
+
+def test_drop_untitled_and_stats():
+  items = {"a": schema.Item("a", "A"), "b": schema.Item("b", "  ")}
+  seqs, counts = preprocess.drop_untitled({"u": ["a", "b", "zz", "a"]}, items)
+  assert seqs == {"u": ["a", "a"]}
+  assert counts == {"items_without_title_or_metadata": 2, "interactions_dropped_for_missing_title": 2}
+  stats = preprocess.compute_stats({"u": ["a", "b"], "v": ["a", "b", "c", "d"]})
+  assert stats["users"] == 2 and stats["items"] == 4 and stats["interactions"] == 6
+  assert stats["avg_length"] == 3.0 and stats["median_length"] == 3.0
+  assert abs(stats["sparsity"] - (1 - 6 / 8)) < 1e-12
