@@ -42,6 +42,9 @@ class TokenizerConfig:
   align_weight: float = 0.001  # InfoNCE between quantized text and image latents.
   con_temperature: float = 0.1
   align_temperature: float = 0.1
+  # Cosine similarities in the InfoNCE terms (as the info_nce package peers use); False: raw
+  # inner products as written in the paper (the encoder can then inflate the latent scale).
+  contrastive_cosine: bool = True
   # Output.
   collision: str = "reassign"  # reassign | append | none.
   checkpoint_every: int = 500  # Steps between checkpoints (resume after a kill).

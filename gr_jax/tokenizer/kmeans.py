@@ -35,9 +35,13 @@ def kmeans_plus_plus(key: jax.Array, x_NxD: jax.Array, k: int) -> jax.Array:
 
   def body(i, carry):
     centroids_KxD, d2_N = carry
-    total = jnp.sum(d2_N)
-    p_N = jnp.where(total > 0, d2_N / jnp.where(total > 0, total, 1.0), 1.0 / n)
-    idx = jax.random.choice(jax.random.fold_in(key, i), n, p=p_N)
+    # Inverse-CDF draw: P(idx) = d2 / sum(d2), uniform when every d2 is 0.
+    cdf_N = jnp.cumsum(d2_N)
+    total = cdf_N[-1]
+    u = jax.random.uniform(jax.random.fold_in(key, i), (), jnp.float32)
+    idx_weighted = jnp.searchsorted(cdf_N, u * total, side="right")
+    idx_uniform = jnp.floor(u * n).astype(jnp.int32)
+    idx = jnp.clip(jnp.where(total > 0, idx_weighted, idx_uniform), 0, n - 1)
     centroids_KxD = centroids_KxD.at[i].set(x_NxD[idx])
     d2_N = jnp.minimum(d2_N, jnp.sum((x_NxD - x_NxD[idx]) ** 2, axis=-1))
     return centroids_KxD, d2_N

@@ -13,18 +13,20 @@ def _normalize(x_NxD):
 
 
 def pseudo_label_infonce(r_BxD: jax.Array, labels_B: jax.Array, temperature: float,
-                         weight_B: jax.Array | None = None) -> jax.Array:
+                         weight_B: jax.Array | None = None, cosine: bool = False) -> jax.Array:
   """InfoNCE where positives of anchor i are the other batch rows sharing its pseudo-label.
 
   MACRec Eq. (con): the text residual of item i is pulled towards text residuals of items
-  with the same *visual* pseudo-label (and vice versa). Similarities are cosines / tau;
+  with the same *visual* pseudo-label (and vice versa). Similarities are inner products
+  <r_i, r_j> / tau as in the paper (cosines with `cosine=True`);
   the denominator runs over every other row of the batch; an anchor with several positives
   averages -log p over them (supervised-contrastive form); anchors with none are skipped.
   `weight_B` masks padded rows (0) out of anchors, positives and negatives.
   """
   b = r_BxD.shape[0]
   weight_B = jnp.ones((b,), r_BxD.dtype) if weight_B is None else weight_B
-  r_BxD = _normalize(r_BxD)
+  if cosine:
+    r_BxD = _normalize(r_BxD)
   logits_BxB = (r_BxD @ r_BxD.T) / temperature
   valid_BxB = (weight_B[:, None] * weight_B[None, :] > 0) & ~jnp.eye(b, dtype=bool)
   logits_BxB = jnp.where(valid_BxB, logits_BxB, _NEG)
@@ -37,11 +39,16 @@ def pseudo_label_infonce(r_BxD: jax.Array, labels_B: jax.Array, temperature: flo
 
 
 def paired_infonce(a_BxD: jax.Array, b_BxD: jax.Array, temperature: float,
-                   weight_B: jax.Array | None = None) -> jax.Array:
-  """Symmetric InfoNCE (a->b plus b->a): row i of a and row i of b are the positive pair."""
+                   weight_B: jax.Array | None = None, cosine: bool = False) -> jax.Array:
+  """Symmetric InfoNCE (a->b plus b->a): row i of a and row i of b are the positive pair.
+
+  Similarities are inner products / tau (MACRec L_align); cosines with `cosine=True`.
+  """
   n = a_BxD.shape[0]
   weight_B = jnp.ones((n,), a_BxD.dtype) if weight_B is None else weight_B
-  logits_BxB = (_normalize(a_BxD) @ _normalize(b_BxD).T) / temperature
+  if cosine:
+    a_BxD, b_BxD = _normalize(a_BxD), _normalize(b_BxD)
+  logits_BxB = (a_BxD @ b_BxD.T) / temperature
   col_ok_BxB = jnp.broadcast_to(weight_B[None, :] > 0, (n, n))
   total = 0.0
   for lg in (logits_BxB, logits_BxB.T):

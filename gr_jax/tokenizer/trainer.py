@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -145,7 +146,7 @@ def kmeans_init(cfg: TokenizerConfig, model, params, x_NxD: np.ndarray, key) -> 
 def init_ema(params) -> dict:
   """EMA state per level: cluster sizes (1 each) and sums (= the codebook)."""
   quant = params["quantizer"]
-  return {name: {"n": jnp.ones((cb.shape[0],), jnp.float32), "m": jnp.asarray(cb)}
+  return {name: {"n": jnp.ones((cb.shape[0],), jnp.float32), "m": jnp.array(cb, copy=True)}
           for name, cb in quant.items()}
 
 
@@ -173,13 +174,14 @@ def make_train_step(cfg: TokenizerConfig, models: Mapping[str, rqvae.RQVAE], opt
       for l, w in enumerate(cfg.con_weights):
         if w:
           con = (macrec.pseudo_label_infonce(t["residuals_LxNxD"][l], labels["image"],
-                                             cfg.con_temperature)
+                                             cfg.con_temperature, cosine=cfg.contrastive_cosine)
                  + macrec.pseudo_label_infonce(v["residuals_LxNxD"][l], labels["text"],
-                                               cfg.con_temperature))
+                                               cfg.con_temperature, cosine=cfg.contrastive_cosine))
           total = total + w * con
           metrics[f"con_{l}"] = con
       if cfg.align_weight:
-        align = macrec.paired_infonce(t["zq_NxD"], v["zq_NxD"], cfg.align_temperature)
+        align = macrec.paired_infonce(t["zq_NxD"], v["zq_NxD"], cfg.align_temperature,
+                                      cosine=cfg.contrastive_cosine)
         total = total + cfg.align_weight * align
         metrics["align"] = align
     metrics["loss"] = total
@@ -253,14 +255,14 @@ def restart_dead_codes(cfg, models, state, data: Mapping[str, np.ndarray], step:
   return dict(state, params=params, usage=usage, ema=ema), restarted
 
 
-def init_state(cfg, models, data, optimizer, pseudo: Optional[dict] = None) -> dict:
+def init_state(cfg, models, data, optimizer, use_kmeans: bool = True) -> dict:
   """Fresh state: random init, then k-means codebooks, EMA and usage accumulators."""
   key = jax.random.PRNGKey(cfg.seed)
   params, usage, ema = {}, {}, {}
   for i, m in enumerate(cfg.modalities):
     mkey = jax.random.fold_in(key, i)
     p = models[m].init(mkey, jnp.asarray(data[m][:2]))["params"]
-    if cfg.kmeans_init:
+    if cfg.kmeans_init and use_kmeans:
       p = kmeans_init(cfg, models[m], p, data[m], jax.random.fold_in(mkey, 1))
     params[m] = jax.tree.map(jnp.asarray, p)
     usage[m] = {f"codebook_{l}": jnp.zeros((k,), jnp.float32)
@@ -269,34 +271,50 @@ def init_state(cfg, models, data, optimizer, pseudo: Optional[dict] = None) -> d
   return dict(params=params, opt_state=optimizer.init(params), usage=usage, ema=ema)
 
 
+@functools.lru_cache(maxsize=8)
+def _compiled(cfg: TokenizerConfig, dims: tuple, total: int):
+  """(models, optimizer, jitted step), cached so equal configs reuse the compiled step."""
+  models = build_models(cfg, dict(dims))
+  optimizer = make_optimizer(cfg, total)
+  return models, optimizer, make_train_step(cfg, models, optimizer)
+
+
 def train(cfg: TokenizerConfig, data: Mapping[str, np.ndarray], ckpt_dir: Optional[str],
           pseudo_labels: Optional[Mapping[str, np.ndarray]] = None, progress: bool = True,
-          log: Callable[[str], None] = logging.info) -> tuple[dict, dict, list[dict]]:
-  """Trains; returns (models, params, history). Resumes from `ckpt_dir` when it holds a step."""
+          log: Callable[[str], None] = logging.info,
+          max_new_steps: Optional[int] = None) -> tuple[dict, dict, list[dict]]:
+  """Trains; returns (models, params, history). Resumes from `ckpt_dir` when it holds a step.
+
+  `max_new_steps` stops (after checkpointing) once that many steps ran in this call.
+  """
   n = next(iter(data.values())).shape[0]
-  dims = {m: int(data[m].shape[1]) for m in cfg.modalities}
-  models = build_models(cfg, dims)
+  dims = tuple((m, int(data[m].shape[1])) for m in cfg.modalities)
   total = num_steps(cfg, n)
-  optimizer = make_optimizer(cfg, total)
-  state = init_state(cfg, models, data, optimizer)
-  start = 0
-  manager = None
+  models, optimizer, step_fn = _compiled(cfg, dims, total)
+  start, manager, latest = 0, None, None
   if ckpt_dir:
     manager = ocp.CheckpointManager(os.path.abspath(ckpt_dir), options=ocp.CheckpointManagerOptions(
-        max_to_keep=2, create=True))
+        max_to_keep=2, create=True, enable_async_checkpointing=False))
     latest = manager.latest_step()
+  # On resume the k-means init is skipped: the state only gives the checkpoint's structure.
+  state = init_state(cfg, models, data, optimizer, use_kmeans=latest is None)
+  if manager is not None:
     if latest is not None:
       state = manager.restore(latest, args=ocp.args.StandardRestore(state))
       start = int(latest)
       log(f"resumed from {ckpt_dir} at step {start}/{total}")
-  step_fn = make_train_step(cfg, models, optimizer)
   labels = {m: jnp.zeros((batch_size(cfg, n),), jnp.int32) for m in cfg.modalities}
   history = []
   rng = jax.random.PRNGKey(cfg.seed + 1)
   bar = tqdm.tqdm(range(start, total), initial=start, total=total, desc=f"rqvae {cfg.run}",
                   disable=not progress, mininterval=1.0)
   metrics = None
+  stop = total if max_new_steps is None else min(total, start + max_new_steps)
   for step in bar:
+    if step >= stop:
+      if manager is not None and manager.latest_step() != step:
+        manager.save(step, args=ocp.args.StandardSave(state), force=True)
+      break
     idx = batch_indices(cfg, n, step)
     batch = {m: jnp.asarray(data[m][idx]) for m in cfg.modalities}
     if pseudo_labels is not None:
@@ -317,8 +335,8 @@ def train(cfg: TokenizerConfig, data: Mapping[str, np.ndarray], ckpt_dir: Option
     if manager is not None and (done % cfg.checkpoint_every == 0 or done == total):
       manager.save(done, args=ocp.args.StandardSave(state))
   if manager is not None:
-    if total == 0 or (start >= total and manager.latest_step() is None):
-      manager.save(total, args=ocp.args.StandardSave(state))
+    if manager.latest_step() is None:  # Zero steps: still leave the (k-means) tokenizer.
+      manager.save(0, args=ocp.args.StandardSave(state), force=True)
     manager.wait_until_finished()
     manager.close()
   return models, state["params"], history
