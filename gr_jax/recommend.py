@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
 from typing import Optional, Sequence
@@ -73,6 +74,27 @@ def decode_text(vocab, ids: Sequence[int]) -> str:
   return vocab.decode([i for i in ids if i > 0])
 
 
+@functools.lru_cache(maxsize=16)
+def _sid_predict_fn(model, beam_size: int, top_k: int, eos_id: int):
+  """One jitted constrained decoder per (model, beam, top_k); any trie is an argument."""
+  return decoding.make_sid_predict_fn(model, beam_size, top_k, eos_id=eos_id)
+
+
+@functools.lru_cache(maxsize=16)
+def _text_predict_fn(model, beam_size: int, length: int, eos_id: int):
+  """Jitted greedy (beam_size 1) or beam-search text decoder -> best sequence [B, length]."""
+
+  @jax.jit
+  def fn(params, enc):
+    ttl, cache = model.make_decoding_fns(params, enc, beam_size, length)
+    if beam_size == 1:
+      return decoding.temperature_sample(ttl, cache, jax.random.PRNGKey(0), enc.shape[0], length,
+                                         temperature=0.0, eos_id=eos_id)[0]
+    return decoding.beam_search(ttl, cache, enc.shape[0], beam_size, length, eos_id=eos_id)[0][:, 0]
+
+  return fn
+
+
 def _data_sharding(batch_size: int):
   """Shards a batch over all local devices on a 1-D 'data' mesh when it divides evenly."""
   devices = jax.devices()
@@ -106,7 +128,6 @@ class Recommender:
     self.input_length = int(lengths.get("inputs", 512))
     self.target_length = int(lengths.get("targets", 64))
     self.max_history = int(run_info.get("max_history", DEFAULT_MAX_HISTORY))
-    self._sid_fns, self._text_fns = {}, {}
     self._sharding = _data_sharding(batch_size)
     if self._sharding is not None:  # Users over 'data', parameters replicated.
       self.params = jax.device_put(params, NamedSharding(self._sharding.mesh, PartitionSpec()))
@@ -144,10 +165,7 @@ class Recommender:
   def decode_sids(self, texts: Sequence[str], modality: str, desc: str = "decode"):
     """Constrained beam search per input -> (catalog indices [U, top_k] (-1 none), log-probs)."""
     catalog = self.catalogs[modality]
-    if modality not in self._sid_fns:
-      self._sid_fns[modality] = decoding.make_sid_predict_fn(
-          self.model, self.beam_size, self.top_k, eos_id=self.vocab.eos_id)
-    fn = self._sid_fns[modality]
+    fn = _sid_predict_fn(self.model, self.beam_size, self.top_k, self.vocab.eos_id)
     items, scores = [], []
     for n, batch in self._batches(texts, desc):
       res = jax.device_get(fn(self.params, batch, catalog.trie))
@@ -160,21 +178,10 @@ class Recommender:
 
   def decode_texts(self, texts: Sequence[str], beam_size: int = 1, desc: str = "generate") -> list[str]:
     """Unconstrained decoding (greedy when beam_size == 1) -> target strings."""
-    if beam_size not in self._text_fns:
-      model, length, eos = self.model, self.target_length, self.vocab.eos_id
-
-      @jax.jit
-      def fn(params, enc):
-        ttl, cache = model.make_decoding_fns(params, enc, beam_size, length)
-        if beam_size == 1:
-          return decoding.temperature_sample(ttl, cache, jax.random.PRNGKey(0), enc.shape[0],
-                                             length, temperature=0.0, eos_id=eos)[0]
-        return decoding.beam_search(ttl, cache, enc.shape[0], beam_size, length, eos_id=eos)[0][:, 0]
-
-      self._text_fns[beam_size] = fn
+    fn = _text_predict_fn(self.model, beam_size, self.target_length, self.vocab.eos_id)
     out = []
     for n, batch in self._batches(texts, desc):
-      seqs = np.asarray(jax.device_get(self._text_fns[beam_size](self.params, batch)))[:n]
+      seqs = np.asarray(jax.device_get(fn(self.params, batch)))[:n]
       out.extend(decode_text(self.vocab, s) for s in seqs)
     return out
 

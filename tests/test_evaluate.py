@@ -137,7 +137,7 @@ def test_end_to_end_tiger_with_baselines(copy_dataset, tmp_path):
   out = str(tmp_path / "eval")
   report = evaluate.evaluate(rec, "test", baselines=("popularity", "sasrec"), out_dir=out,
                              tsne_method="none", gen_tasks=False,
-                             sasrec_config=sasrec.SASRecConfig(epochs=2, hidden=8, max_len=8,
+                             sasrec_config=sasrec.SASRecConfig(epochs=1, hidden=8, max_len=8, num_blocks=1,
                                                                       dropout=0.0))
   evaluate.write_report(report, out)
   tiger = report["systems"]["tiger"]

@@ -111,7 +111,8 @@ class SASRecRecommender:
 
   def init(self):
     dummy = jnp.zeros([1, self.config.max_len], jnp.int32)
-    self.params = self.model.init(jax.random.PRNGKey(self.config.seed), dummy)["params"]
+    init = jax.jit(self.model.init)  # One compile instead of one per op.
+    self.params = init(jax.random.PRNGKey(self.config.seed), dummy)["params"]
     return self.params
 
   def fit(self, sequences: Mapping[str, Sequence[str]],

@@ -230,11 +230,13 @@ class EfficientNetLiteEncoder:
       logits[start:start + b] = np.asarray(l)[:b]
     return feats, logits
 
-  def encode_paths(self, paths, progress: bool = False, desc: str = "image", workers: int = 4):
+  def encode_paths(self, paths, progress: bool = False, desc: str = "image", workers: int = 4,
+                   keep_logits: bool = True):
     """Encodes local image files; None entries are skipped.
 
     Returns (features [N, 1280] with zero rows where no image was encoded,
-    logits [N, 1000], ok mask [N], {row: failure reason} for decode failures).
+    logits [N, 1000] ([N, 0] unless keep_logits), ok mask [N],
+    {row: failure reason} for decode failures).
     """
     import tqdm
 
@@ -242,7 +244,7 @@ class EfficientNetLiteEncoder:
 
     n = len(paths)
     feats = np.zeros((n, FEATURE_DIM), np.float32)
-    logits = np.zeros((n, NUM_CLASSES), np.float32)
+    logits = np.zeros((n, NUM_CLASSES if keep_logits else 0), np.float32)
     ok = np.zeros((n,), bool)
     failures: dict[int, str] = {}
     total = sum(p is not None for p in paths)
@@ -252,7 +254,9 @@ class EfficientNetLiteEncoder:
         failures.update(failed)
         if rows:
           f, l = self.encode_arrays(batch)
-          feats[rows], logits[rows], ok[rows] = f, l, True
+          feats[rows], ok[rows] = f, True
+          if keep_logits:
+            logits[rows] = l
         bar.update(len(rows) + len(failed))
         bar.set_postfix(failed=len(failures))
     return feats, logits, ok, failures

@@ -264,8 +264,10 @@ class Pipeline:
       section["import"] = rep
       reasons = {i: "no_precomputed_row" for i in np.flatnonzero(~ok)}
     else:
-      feats, _, ok, failures = self._image_encoder().encode_paths(
-          self.image_paths, progress=self.progress, workers=c.workers)
+      encoder = self._image_encoder()
+      kwargs = {"keep_logits": False} if c.image_backend == "efficientnet-lite0" else {}
+      feats, _, ok, failures = encoder.encode_paths(
+          self.image_paths, progress=self.progress, workers=c.workers, **kwargs)
       reasons.update(failures)
     counts = collections.Counter(r.split(":")[0] for r in reasons.values())
     examples = collections.defaultdict(list)
