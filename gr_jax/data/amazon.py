@@ -51,21 +51,36 @@ def _field(rec: dict, name: str, path: str, line: int):
   return rec[name]
 
 
-def read_reviews(path: str, progress: bool = True) -> Iterator[tuple[str, str, float]]:
+def _review(text: str, path: str, line: int) -> tuple[str, str, float]:
+  try:
+    rec = json.loads(text)
+  except ValueError as e:
+    raise io_utils.BadInputError(path, line, None, f"not JSON ({e})") from e
+  if not isinstance(rec, dict):
+    raise io_utils.BadInputError(path, line, None, "expected a JSON object")
+  ts = _field(rec, "unixReviewTime", path, line)
+  if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+    raise io_utils.BadInputError(path, line, "unixReviewTime", "expected a number")
+  user, asin = _field(rec, "reviewerID", path, line), _field(rec, "asin", path, line)
+  for name, value in (("reviewerID", user), ("asin", asin)):
+    if not isinstance(value, str) or not value.strip():
+      raise io_utils.BadInputError(path, line, name, "expected a non-empty string")
+  return user, asin, ts
+
+
+def read_reviews(path: str, progress: bool = True, bad: Optional[preprocess.BadLines] = None
+                 ) -> Iterator[tuple[str, str, float]]:
   """(reviewerID, asin, unixReviewTime) of a review dump (JSON lines; both releases)."""
-  lines = io_utils.iter_lines(path)
+  bad = bad or preprocess.BadLines()
+  lines = preprocess.iter_lines(path, bad)
   for line, text in tqdm.tqdm(lines, desc=f"reviews {os.path.basename(path)}", unit=" lines",
                               disable=not progress, mininterval=1.0):
     if not text.strip():
       continue
     try:
-      rec = json.loads(text)
-    except ValueError as e:
-      raise io_utils.BadInputError(path, line, None, f"not JSON ({e})") from e
-    ts = _field(rec, "unixReviewTime", path, line)
-    if not isinstance(ts, (int, float)):
-      raise io_utils.BadInputError(path, line, "unixReviewTime", "expected a number")
-    yield str(_field(rec, "reviewerID", path, line)), str(_field(rec, "asin", path, line)), ts
+      yield _review(text, path, line)
+    except io_utils.BadInputError as e:
+      bad.handle(e)
 
 
 def parse_meta_line(text: str, path: str, line: int, release: str) -> dict:
@@ -114,29 +129,54 @@ def meta_to_item(rec: dict) -> schema.Item:
 
 
 def read_meta(path: str, wanted: Optional[Container[str]] = None, release: str = "2014",
-              progress: bool = True) -> Iterator[schema.Item]:
+              progress: bool = True, bad: Optional[preprocess.BadLines] = None
+              ) -> Iterator[schema.Item]:
   """Items of a metadata dump, keeping only asins in `wanted` (all when None)."""
-  lines = io_utils.iter_lines(path)
+  bad = bad or preprocess.BadLines()
+  lines = preprocess.iter_lines(path, bad)
   for line, text in tqdm.tqdm(lines, desc=f"meta {os.path.basename(path)}", unit=" lines",
                               disable=not progress, mininterval=1.0):
     if not text.strip():
       continue
-    rec = parse_meta_line(text, path, line, release)
-    if wanted is not None and str(rec["asin"]) not in wanted:
-      continue
-    yield meta_to_item(rec)
+    try:
+      rec = parse_meta_line(text, path, line, release)
+      if wanted is not None and str(rec["asin"]) not in wanted:
+        continue
+      yield meta_to_item(rec)
+    except io_utils.BadInputError as e:
+      bad.handle(e)
 
 
 def load_category(raw_dir: str, category: str, release: str, progress: bool = True,
-                  log: Callable[[str], None] = lambda _: None
+                  log: Callable[[str], None] = lambda _: None,
+                  bad: Optional[preprocess.BadLines] = None, counts: Optional[dict] = None
                   ) -> tuple[dict[str, list[str]], dict[str, schema.Item]]:
-  """Chronological sequences and items of one category (before k-core)."""
+  """Chronological sequences and items of one category (before k-core).
+
+  Exact duplicate reviews are dropped (counted in `counts`); when an asin has several
+  metadata lines (2018 dumps), the first one wins.
+  """
   if release not in ("2014", "2018"):
     raise ValueError(f"release must be '2014' or '2018', got {release!r}")
   reviews = review_path(raw_dir, category, release)
-  sequences = preprocess.chronological(read_reviews(reviews, progress))
+  sequences = preprocess.chronological(read_reviews(reviews, progress, bad), dedupe=True,
+                                       counts=counts)
   wanted = {i for s in sequences.values() for i in s}
   log(f"{reviews}: {len(sequences)} users, {len(wanted)} items")
-  items = {it.item_id: it for it in read_meta(meta_path(raw_dir, category), wanted, release,
-                                              progress)}
+  items: dict[str, schema.Item] = {}
+  for it in read_meta(meta_path(raw_dir, category), wanted, release, progress, bad):
+    items.setdefault(it.item_id, it)
   return sequences, items
+
+
+def build(raw_dir: str, category: str, release: str, kcore: int = preprocess.DEFAULT_KCORE,
+          progress: bool = True, log: Callable[[str], None] = lambda _: None,
+          bad: Optional[preprocess.BadLines] = None
+          ) -> tuple[dict[str, list[str]], dict[str, schema.Item], dict]:
+  """Raw dumps -> k-cored chronological sequences, items and stats (prepare and TFDS share it)."""
+  counts: dict = {}
+  sequences, items = load_category(raw_dir, category, release, progress, log, bad, counts)
+  before = preprocess.compute_stats(sequences)
+  sequences, dropped = preprocess.drop_untitled(sequences, items)
+  sequences = preprocess.kcore(sequences, kcore)
+  return sequences, items, dict(counts, **dropped, kcore=kcore, before_kcore=before)

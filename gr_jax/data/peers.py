@@ -1,17 +1,19 @@
 """Readers of the processed datasets that peer projects publish, and import of their SIDs.
 
 So a user can compare with a peer on identical data and splits:
-  lcrec       LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [item, ...]} (chronological),
-              <D>.item.json {item: {"title", "description", ...}}, optional <D>.item2id,
-              SIDs in <D>.index*.json {item: ["<a_1>", "<b_2>", ...]}.
-  recbole     RecBole / UniSRec atomic files: <D>.inter (user_id, item_id, timestamp) or
-              <D>.{train,valid,test}.inter (user_id, item_id_list, item_id); items from
-              <D>.item (item_id, title, ...) or <D>.text (item_id, text) with <D>.item2index
-              mapping raw ids to the integer ids of the .inter files.
-  minionerec  MiniOneRec: index/<D>.item.json and {train,valid,test}/<D>*.csv with
-              user_id, history_item_id (a list literal), item_id columns.
-All return chronological sequences {user: [item, ...]} and {item_id: Item}; the sequence of a
-user is the peer's test history + test target, so our leave-one-out equals the peer's split.
+  lcrec       LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [item, ...]} (chronological;
+              the peer's leave-one-out is by position, like ours), items in <D>.item.json
+              {item: {"title", "description", ...}}, SIDs in <D>.index*.json
+              {item: ["<a_1>", "<b_2>", ...]} (import with --import_sids).
+  recbole     RecBole / UniSRec atomic files: <D>.{train,valid,test}.inter (user_id,
+              item_id_list, item_id) or <D>.inter (user_id, item_id, timestamp).
+  minionerec  MiniOneRec: {train,valid,test}/<D>*.csv (user_id, history_item_id as a list
+              literal, item_id, optional title columns), items in index/<D>.item.json.
+Items come from the first of <D>.item.json, index/<D>.item.json, <D>.item (RecBole:
+item_id, title, ...) or <D>.text (UniSRec: raw id, "title. categories. brand.") with
+<D>.item2index mapping raw ids to the ids of the interaction files.
+Every loader returns (sequences {user: [item, ...]} in time order, items {id: Item},
+peer targets {user: (valid target, test target)} read from the peer's split files).
 """
 
 from __future__ import annotations
@@ -29,15 +31,16 @@ from gr_jax.data import preprocess
 from gr_jax.data import schema
 
 SOURCES = ("lcrec", "recbole", "minionerec")
-_SID_TOKEN = re.compile(r"<([A-Za-z]+)_(\d+)>")
+_SID_TOKEN = re.compile(r"<([A-Za-z][A-Za-z0-9]*)_(\d+)>")
 
 
 def _load_json(path: str):
   try:
     with io_utils.open_text(path) as f:
       return json.load(f)
-  except ValueError as e:
-    raise io_utils.BadInputError(path, None, None, f"malformed JSON ({e})") from e
+  except ValueError as e:  # JSONDecodeError (with a line) or UnicodeDecodeError.
+    line = getattr(e, "lineno", None)
+    raise io_utils.BadInputError(path, line, None, f"malformed JSON or not UTF-8 ({e})") from e
 
 
 def _item_from_record(item_id: str, rec) -> schema.Item:
@@ -55,42 +58,151 @@ def _item_from_record(item_id: str, rec) -> schema.Item:
                      image=rec.get("image") or rec.get("imUrl") or None)
 
 
-def _only(pattern: str, what: str) -> str:
-  hits = sorted(glob.glob(pattern))
-  if not hits:
-    raise FileNotFoundError(f"no {what} matching {pattern}")
-  return hits[0]
+PeerData = tuple[dict[str, list[str]], dict[str, schema.Item], dict[str, tuple]]
+
+
+def _continues(seq: list[str], history: list[str]) -> bool:
+  if not history or not seq:
+    return True
+  if len(history) <= len(seq):
+    return seq[-len(history):] == history
+  return history[-len(seq):] == seq
+
+
+def _chain(files: list[list[tuple[str, int, list[str], str]]], field: str) -> list[str]:
+  """Rebuilds one user's sequence from its (file, line, history, target) rows.
+
+  Files come in time order (train, valid, test); inside a file rows are taken by
+  increasing history length, and among rows of equal (capped) length the one whose
+  history is the tail of the sequence so far goes next. A history must be that tail, or
+  extend the sequence to the left (an earlier row was left out); else it is bad input.
+  """
+  seq: list[str] = []
+  for rows in files:
+    pending = sorted(rows, key=lambda r: len(r[2])) if len(rows) > 1 else list(rows)
+    while pending:
+      shortest = len(pending[0][2])
+      pick = 0 if _continues(seq, pending[0][2]) else next(
+          (k for k, r in enumerate(pending) if len(r[2]) == shortest and _continues(seq, r[2])),
+          None)
+      if pick is None:
+        path, line, _, _ = pending[0]
+        raise io_utils.BadInputError(path, line, field,
+                                     "history does not continue the user's earlier rows")
+      _, _, history, target = pending.pop(pick)
+      if len(history) > len(seq):
+        seq = list(history)
+      seq.append(target)
+  return seq
+
+
+def _sequences_from_rows(per_file: list[dict[str, list]], field: str,
+                         bad: preprocess.BadLines) -> dict[str, list[str]]:
+  users: dict[str, None] = {}
+  for rows in per_file:
+    users.update(dict.fromkeys(rows))
+  out = {}
+  for user in users:
+    try:
+      out[user] = _chain([file_rows.get(user, []) for file_rows in per_file], field)
+    except io_utils.BadInputError as e:
+      bad.handle(e)
+  return out
+
+
+def _last_targets(rows: dict[str, list]) -> dict[str, str]:
+  """{user: target of the user's latest row} (longest history, last in file order)."""
+  return {u: max(enumerate(r), key=lambda kr: (len(kr[1][2]), kr[0]))[1][3]
+          for u, r in rows.items() if r}
+
+
+def _peer_targets(valid: dict[str, str], test: dict[str, str]) -> dict[str, tuple]:
+  return {u: (valid.get(u), test.get(u)) for u in {**valid, **test}}
+
+
+def _items_from_json(path: str, bad: preprocess.BadLines) -> dict[str, schema.Item]:
+  doc = _load_json(path)
+  if not isinstance(doc, dict):
+    raise io_utils.BadInputError(path, None, None, "expected {item_id: {title, ...}}")
+  items = {}
+  for item_id, rec in doc.items():
+    try:
+      items[str(item_id)] = _item_from_record(item_id, rec)
+    except ValueError as e:
+      bad.handle(io_utils.BadInputError(path, None, str(item_id), str(e)))
+  return items
+
+
+def peer_items(raw_dir: str, dataset: str, bad: preprocess.BadLines
+               ) -> tuple[dict[str, schema.Item], str]:
+  """Items from the first of <D>.item.json, <D>.item, <D>.text(+.item2index); (items, path)."""
+  candidates = [os.path.join(raw_dir, f"{dataset}.item.json"),
+                os.path.join(raw_dir, "index", f"{dataset}.item.json"),
+                os.path.join(raw_dir, f"{dataset}.item"), os.path.join(raw_dir, f"{dataset}.text")]
+  for path in candidates:
+    if not os.path.exists(path):
+      continue
+    if path.endswith(".json"):
+      return _items_from_json(path, bad), path
+    if path.endswith(".item"):
+      items = {}
+      for line, rec in read_atomic(path, bad):
+        if "item_id" not in rec:
+          bad.handle(io_utils.BadInputError(path, line, "item_id", "missing column"))
+          continue
+        items[rec["item_id"]] = _item_from_record(rec["item_id"], rec)
+      return items, path
+    return _unisrec_text_items(raw_dir, dataset, path, bad), path
+  raise FileNotFoundError(f"no item file for {dataset} in {raw_dir} (looked for "
+                          f"{', '.join(os.path.basename(c) for c in candidates)})")
+
+
+def _unisrec_text_items(raw_dir: str, dataset: str, text_file: str,
+                        bad: preprocess.BadLines) -> dict[str, schema.Item]:
+  """UniSRec: text keyed by the raw id (ASIN); <D>.item2index maps it to the .inter ids."""
+  index = os.path.join(raw_dir, f"{dataset}.item2index")
+  raw_of = _index_map(index, bad) if os.path.exists(index) else None
+  by_raw = {}
+  for line, rec in read_atomic(text_file, bad):
+    if "item_id" not in rec or "text" not in rec:
+      bad.handle(io_utils.BadInputError(text_file, line, "text", "expected item_id and text columns"))
+      continue
+    by_raw[rec["item_id"]] = rec["text"]
+  items = {}
+  ids = raw_of.items() if raw_of is not None else ((k, k) for k in by_raw)
+  for idx, raw in ids:
+    text = preprocess.clean_text(by_raw.get(raw, ""))
+    # UniSRec text = "title. categories. brand." -> the title is the first sentence.
+    title, _, rest = text.partition(". ")
+    items[idx] = schema.Item(item_id=idx, title=title.strip(" ."), description=rest.strip())
+  return items
 
 
 # ----------------------------------------------------------------------------- LC-Rec
-def load_lcrec(raw_dir: str, dataset: str) -> tuple[dict[str, list[str]], dict[str, schema.Item]]:
-  """LC-Rec / MQL4GRec / LETTER: <D>.inter.json + <D>.item.json."""
+def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = None) -> PeerData:
+  """LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [items]} (leave-one-out by position)."""
+  bad = bad or preprocess.BadLines()
   inter_path = os.path.join(raw_dir, f"{dataset}.inter.json")
   inter = _load_json(inter_path)
   if not isinstance(inter, dict):
     raise io_utils.BadInputError(inter_path, None, None, "expected {user: [items]}")
   sequences = {}
   for user, items in inter.items():
-    if not isinstance(items, list):
-      raise io_utils.BadInputError(inter_path, None, str(user), "expected a list of item ids")
+    if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
+      bad.handle(io_utils.BadInputError(inter_path, None, str(user), "expected a list of item ids"))
+      continue
     sequences[str(user)] = [str(i) for i in items]
-  items_path = os.path.join(raw_dir, f"{dataset}.item.json")
-  items = {}
-  if os.path.exists(items_path):
-    for item_id, rec in _load_json(items_path).items():
-      try:
-        items[str(item_id)] = _item_from_record(item_id, rec)
-      except ValueError as e:
-        raise io_utils.BadInputError(items_path, None, str(item_id), str(e)) from e
-  return sequences, items
+  items, _ = peer_items(raw_dir, dataset, bad)
+  return sequences, items, {}
 
 
 # ----------------------------------------------------------------------------- RecBole
-def read_atomic(path: str) -> Iterator[tuple[int, dict]]:
+def read_atomic(path: str, bad: Optional[preprocess.BadLines] = None
+                ) -> Iterator[tuple[int, dict]]:
   """(line, {field: value}) of a RecBole atomic TSV file (header `name:type`)."""
-  lines = io_utils.iter_lines(path)
+  bad = bad or preprocess.BadLines()
   header = None
-  for line, text in lines:
+  for line, text in preprocess.iter_lines(path, bad):
     text = text.rstrip("\n").rstrip("\r")
     if header is None:
       header = [h.split(":", 1)[0] for h in text.split("\t")]
@@ -99,99 +211,143 @@ def read_atomic(path: str) -> Iterator[tuple[int, dict]]:
       continue
     values = text.split("\t")
     if len(values) != len(header):
-      raise io_utils.BadInputError(path, line, None,
-                                   f"{len(values)} tab-separated fields, header has {len(header)}")
+      bad.handle(io_utils.BadInputError(
+          path, line, None, f"{len(values)} tab-separated fields, header has {len(header)}"))
+      continue
     yield line, dict(zip(header, values))
 
 
-def _index_map(path: str) -> dict[str, str]:
+def _index_map(path: str, bad: preprocess.BadLines) -> dict[str, str]:
   """`raw_id<TAB>int` -> {int (as str): raw_id}."""
   out = {}
-  for line, text in io_utils.iter_lines(path):
+  for line, text in preprocess.iter_lines(path, bad):
     if not text.strip():
       continue
     parts = text.rstrip("\n").split("\t")
     if len(parts) != 2:
-      raise io_utils.BadInputError(path, line, None, "expected `raw_id<TAB>index`")
+      bad.handle(io_utils.BadInputError(path, line, None, "expected `raw_id<TAB>index`"))
+      continue
     out[parts[1].strip()] = parts[0].strip()
   return out
 
 
-def _recbole_sequences(raw_dir: str, dataset: str) -> dict[str, list[str]]:
-  test = os.path.join(raw_dir, f"{dataset}.test.inter")
-  if os.path.exists(test):
-    seqs = {}
-    for line, rec in read_atomic(test):
-      for field in ("user_id", "item_id_list", "item_id"):
-        if field not in rec:
-          raise io_utils.BadInputError(test, line, field, "missing column")
-      seqs[rec["user_id"]] = rec["item_id_list"].split() + [rec["item_id"]]
-    return seqs
+def _atomic_rows(path: str, bad: preprocess.BadLines) -> dict[str, list]:
+  """{user: [(path, line, history, target), ...]} of a RecBole .{train,valid,test}.inter file."""
+  rows: dict[str, list] = {}
+  for line, rec in read_atomic(path, bad):
+    missing = [f for f in ("user_id", "item_id_list", "item_id") if f not in rec]
+    if missing or not rec.get("item_id", "").strip():
+      bad.handle(io_utils.BadInputError(path, line, (missing or ["item_id"])[0], "missing value"))
+      continue
+    rows.setdefault(rec["user_id"], []).append(
+        (path, line, rec["item_id_list"].split(), rec["item_id"].strip()))
+  return rows
+
+
+def load_recbole(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = None) -> PeerData:
+  """RecBole / UniSRec atomic files: the split files if present, else <D>.inter.
+
+  With split files a user's sequence is rebuilt from the train rows (every prefix,
+  newest first in UniSRec), then the valid and test rows, so histories the peer capped
+  (50 items) are restored as far as the train rows reach; our leave-one-out
+  valid/test targets then equal the peer's.
+  """
+  bad = bad or preprocess.BadLines()
+  split_files = [os.path.join(raw_dir, f"{dataset}.{s}.inter") for s in ("train", "valid", "test")]
   full = os.path.join(raw_dir, f"{dataset}.inter")
-  if not os.path.exists(full):
-    raise FileNotFoundError(f"neither {test} nor {full} exists")
-
-  def events():
-    for line, rec in read_atomic(full):
-      try:
-        ts = float(rec.get("timestamp", line))
-      except ValueError as e:
-        raise io_utils.BadInputError(full, line, "timestamp", "not a number") from e
-      yield rec["user_id"], rec["item_id"], ts
-
-  return preprocess.chronological(events())
-
-
-def load_recbole(raw_dir: str, dataset: str) -> tuple[dict[str, list[str]], dict[str, schema.Item]]:
-  """RecBole / UniSRec atomic files (see the module docstring)."""
-  sequences = _recbole_sequences(raw_dir, dataset)
-  items: dict[str, schema.Item] = {}
-  item_file = os.path.join(raw_dir, f"{dataset}.item")
-  text_file = os.path.join(raw_dir, f"{dataset}.text")
-  if os.path.exists(item_file):
-    for line, rec in read_atomic(item_file):
-      if "item_id" not in rec:
-        raise io_utils.BadInputError(item_file, line, "item_id", "missing column")
-      items[rec["item_id"]] = _item_from_record(rec["item_id"], rec)
-  elif os.path.exists(text_file):
-    # UniSRec: text keyed by the raw id (ASIN); .item2index maps it to the .inter ids.
-    index = os.path.join(raw_dir, f"{dataset}.item2index")
-    raw_of = _index_map(index) if os.path.exists(index) else None
-    by_raw = {}
-    for line, rec in read_atomic(text_file):
-      if "item_id" not in rec or "text" not in rec:
-        raise io_utils.BadInputError(text_file, line, "text", "expected item_id and text columns")
-      by_raw[rec["item_id"]] = rec["text"]
-    ids = raw_of.items() if raw_of is not None else ((k, k) for k in by_raw)
-    for idx, raw in ids:
-      text = preprocess.clean_text(by_raw.get(raw, ""))
-      # UniSRec text = "title. categories. brand." -> title is the first sentence.
-      title, _, rest = text.partition(". ")
-      items[idx] = schema.Item(item_id=idx, title=title.strip(" ."), description=rest.strip())
-  return sequences, items
+  if any(os.path.exists(p) for p in split_files):
+    per_file = [_atomic_rows(p, bad) if os.path.exists(p) else {} for p in split_files]
+    sequences = _sequences_from_rows(per_file, "item_id_list", bad)
+    targets = _peer_targets(_last_targets(per_file[1]), _last_targets(per_file[2]))
+  elif os.path.exists(full):
+    def events():
+      for line, rec in read_atomic(full, bad):
+        try:
+          yield rec["user_id"], rec["item_id"], float(rec.get("timestamp", line))
+        except KeyError as e:
+          bad.handle(io_utils.BadInputError(full, line, e.args[0], "missing column"))
+        except ValueError:
+          bad.handle(io_utils.BadInputError(full, line, "timestamp", "not a number"))
+    sequences, targets = preprocess.chronological(events()), {}
+  else:
+    raise FileNotFoundError(f"none of {split_files + [full]} exists")
+  items, _ = peer_items(raw_dir, dataset, bad)
+  return sequences, items, targets
 
 
 # ----------------------------------------------------------------------------- MiniOneRec
-def load_minionerec(raw_dir: str, dataset: str) -> tuple[dict[str, list[str]], dict[str, schema.Item]]:
-  """MiniOneRec: index/<D>.item.json and test/<D>*.csv (history_item_id + item_id)."""
-  test_csv = _only(os.path.join(raw_dir, "test", f"{dataset}*.csv"), "MiniOneRec test csv")
-  sequences = {}
-  with io_utils.open_text(test_csv) as f:
-    for line, rec in enumerate(csv.DictReader(f), start=2):
-      for field in ("user_id", "history_item_id", "item_id"):
-        if rec.get(field) in (None, ""):
-          raise io_utils.BadInputError(test_csv, line, field, "missing value")
-      try:
-        history = ast.literal_eval(rec["history_item_id"])
-      except (ValueError, SyntaxError) as e:
-        raise io_utils.BadInputError(test_csv, line, "history_item_id", "not a list literal") from e
-      sequences[str(rec["user_id"])] = [str(i) for i in history] + [str(rec["item_id"])]
-  items = {}
-  item_json = os.path.join(raw_dir, "index", f"{dataset}.item.json")
-  if os.path.exists(item_json):
-    for item_id, rec in _load_json(item_json).items():
-      items[str(item_id)] = _item_from_record(item_id, rec)
-  return sequences, items
+def _csv_rows(path: str, bad: preprocess.BadLines, items: dict[str, schema.Item]
+              ) -> dict[str, list]:
+  """{user: rows} of one MiniOneRec csv; titles in the csv fill `items` where missing."""
+  rows: dict[str, list] = {}
+  line = 1
+  try:
+    with io_utils.open_text(path) as f:
+      for line, rec in enumerate(csv.DictReader(f), start=2):
+        _csv_row(path, line, rec, rows, bad, items)
+  except UnicodeDecodeError as e:
+    raise io_utils.BadInputError(path, line + 1, None, f"not valid UTF-8 ({e.reason})") from e
+  return rows
+
+
+def _csv_row(path: str, line: int, rec: dict, rows: dict, bad: preprocess.BadLines,
+             items: dict) -> None:
+  """Adds one csv record to `rows` (or hands its error to `bad`)."""
+  try:
+    for field in ("user_id", "history_item_id", "item_id"):
+      if rec.get(field) in (None, ""):
+        raise io_utils.BadInputError(path, line, field, "missing value")
+    try:
+      history = [str(i) for i in ast.literal_eval(rec["history_item_id"])]
+    except (ValueError, SyntaxError, TypeError) as e:
+      raise io_utils.BadInputError(path, line, "history_item_id", "not a list literal") from e
+  except io_utils.BadInputError as e:
+    bad.handle(e)
+    return
+  target = str(rec["item_id"]).strip()
+  rows.setdefault(str(rec["user_id"]), []).append((path, line, history, target))
+  _csv_titles(rec, history, target, items)
+
+
+def _csv_titles(rec: dict, history: list[str], target: str, items: dict) -> None:
+  if rec.get("item_title") and target not in items:
+    items[target] = schema.Item(target, preprocess.clean_text(rec["item_title"]))
+  try:
+    titles = ast.literal_eval(rec.get("history_item_title") or "[]")
+  except (ValueError, SyntaxError):
+    return
+  if isinstance(titles, list) and len(titles) == len(history):
+    for i, t in zip(history, titles):
+      if i not in items and isinstance(t, str):
+        items[i] = schema.Item(i, preprocess.clean_text(t))
+
+
+def load_minionerec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = None
+                    ) -> PeerData:
+  """MiniOneRec: {train,valid,test}/<D>*.csv rows (user_id, history_item_id, item_id).
+
+  A user's sequence is rebuilt from all rows (train, valid, test; histories are tails
+  of it). Items come from index/<D>.item.json, else from the csv title columns.
+  MiniOneRec data split by time (not leave-one-out) keeps a user's rows in several
+  files: stats.json then reports how many peer targets our leave-one-out reproduces.
+  """
+  bad = bad or preprocess.BadLines()
+  csv_items: dict[str, schema.Item] = {}
+  per_file = []
+  for split in ("train", "valid", "test"):
+    hits = sorted(glob.glob(os.path.join(raw_dir, split, f"{dataset}*.csv")))
+    if split == "test" and not hits:
+      raise FileNotFoundError(f"no MiniOneRec test csv {os.path.join(raw_dir, 'test', dataset)}*.csv")
+    per_file.append(_csv_rows(hits[0], bad, csv_items) if hits else {})
+  sequences = _sequences_from_rows(per_file, "history_item_id", bad)
+  targets = _peer_targets(_last_targets(per_file[1]), _last_targets(per_file[2]))
+  try:
+    items, _ = peer_items(raw_dir, dataset, bad)
+  except FileNotFoundError:
+    items = {}
+  for item_id, item in csv_items.items():
+    items.setdefault(item_id, item)
+  return sequences, items, targets
 
 
 LOADERS = {"lcrec": load_lcrec, "recbole": load_recbole, "minionerec": load_minionerec}
@@ -202,16 +358,15 @@ def sids_from_index(index: Mapping, run: str, modality: str = "text",
                     item_ids: Optional[set] = None, path: str = "index.json") -> dict:
   """A peer's {item: ["<a_1>", "<b_2>", ...]} -> our sids.json dict (one modality).
 
-  Prefixes and codebook sizes are read off the tokens (size = max code + 1 per level).
-  Items outside `item_ids` are ignored; items of `item_ids` without a SID are an error.
+  Prefixes and codebook sizes are read off the tokens of every item of the index (size =
+  max code + 1 per level, the peer's codebooks as far as its items show them). Only
+  items of `item_ids` are kept; items of `item_ids` without a SID are an error.
   """
   prefixes: Optional[list[str]] = None
   sizes: list[int] = []
   sids = {}
   for item_id, tokens in index.items():
     item_id = str(item_id)
-    if item_ids is not None and item_id not in item_ids:
-      continue
     if isinstance(tokens, str):
       tokens = [f"<{p}_{c}>" for p, c in _SID_TOKEN.findall(tokens)]
     parsed = [_SID_TOKEN.fullmatch(t) for t in tokens or []]
@@ -225,7 +380,8 @@ def sids_from_index(index: Mapping, run: str, modality: str = "text",
                                    f"token prefixes {these} differ from {prefixes} of other items")
     for level, m in enumerate(parsed):
       sizes[level] = max(sizes[level], int(m.group(2)) + 1)
-    sids[item_id] = list(tokens)
+    if item_ids is None or item_id in item_ids:
+      sids[item_id] = list(tokens)
   if item_ids is not None:
     missing = sorted(set(item_ids) - set(sids))
     if missing:
@@ -247,6 +403,8 @@ def import_sids(index_path: str, data_dir: str, run: str, modality: str = "text"
   """Writes DIR/tokenizer/<run>/sids.json from a peer's index.json; returns its path."""
   items = {it.item_id for it in schema.read_items(data_dir)}
   doc = sids_from_index(_load_json(index_path), run, modality, items, index_path)
+  from gr_jax.tokenizer import sids as sids_lib  # pylint: disable=g-import-not-at-top
+  sids_lib.validate(doc, index_path)
   out = os.path.join(data_dir, schema.TOKENIZER_DIR, run, "sids.json")
   io_utils.atomic_write_json(out, doc, indent=None)
   return out

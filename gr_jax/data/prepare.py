@@ -28,17 +28,29 @@ from gr_jax.data import schema
 
 SOURCES = ("synthetic", "amazon2014", "amazon2018", "lcrec", "recbole", "minionerec")
 DONE_MARKER = "prepare_done.json"
-# Peers publish already k-cored data: re-filtering would change their splits.
-DEFAULT_KCORE = {"amazon2014": 5, "amazon2018": 5}
 
 
 def _signature(args) -> dict:
   keys = ("source", "raw_dir", "category", "dataset", "items", "users", "seed", "image_size",
-          "kcore", "max_history", "max_users", "import_sids", "sid_run")
+          "kcore", "max_history", "max_users", "import_sids", "sid_run", "on_bad_line")
   sig = {k: getattr(args, k, None) for k in keys}
-  if sig["raw_dir"]:
-    sig["raw_dir"] = os.path.abspath(sig["raw_dir"])
+  for k in ("raw_dir", "import_sids"):
+    if sig[k]:
+      sig[k] = os.path.abspath(sig[k])
   return sig
+
+
+def _finished(out: str, sig: dict) -> bool:
+  """True if `out` holds a finished prepare with arguments `sig` and its files."""
+  try:
+    with open(os.path.join(out, DONE_MARKER), encoding="utf-8") as f:
+      if json.load(f).get("arguments") != sig:
+        return False
+  except (OSError, ValueError):
+    return False
+  needed = [schema.ITEMS, schema.SEQUENCES, schema.STATS]
+  needed += [os.path.relpath(schema.split_path(out, s), out) for s in schema.SPLIT_NAMES]
+  return all(os.path.exists(os.path.join(out, p)) for p in needed)
 
 
 def _subsample_users(sequences: dict, max_users: Optional[int]) -> dict:
@@ -81,41 +93,49 @@ def prepare_synthetic(args) -> dict:
   items = {it.item_id: it for it in catalog.items}
   sequences = {u: s for u, s in catalog.sequences}
   before = preprocess.compute_stats(sequences)
-  sequences = preprocess.kcore(sequences, args.kcore if args.kcore is not None else 5)
+  kcore = args.kcore if args.kcore is not None else preprocess.DEFAULT_KCORE
+  sequences = preprocess.kcore(sequences, kcore)
   sequences = _subsample_users(sequences, args.max_users)
   io_utils.atomic_write_json(os.path.join(args.out, schema.LATENT_FACTORS), catalog.factors,
                              indent=None)
   return write_dataset(args.out, sequences, items, args.max_history,
-                       {"source": "synthetic", "before_kcore": before})
+                       {"source": "synthetic", "kcore": kcore, "before_kcore": before})
 
 
 def prepare_raw(args) -> dict:
   """Raw Amazon 2014/2018 dumps or a peer's processed files -> a dataset dir."""
   log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+  bad = preprocess.BadLines(args.on_bad_line)
   if args.source.startswith("amazon"):
     from gr_jax.data import amazon  # pylint: disable=g-import-not-at-top
     if not args.category:
       raise SystemExit("--category is required for Amazon dumps (e.g. Beauty)")
-    sequences, items = amazon.load_category(args.raw_dir, args.category, args.source[-4:],
-                                            progress=not args.quiet, log=log)
+    kcore = args.kcore if args.kcore is not None else preprocess.DEFAULT_KCORE
+    sequences, items, extra = amazon.build(args.raw_dir, args.category, args.source[-4:], kcore,
+                                           progress=not args.quiet, log=log, bad=bad)
+    peer_targets = {}
   else:
     from gr_jax.data import peers  # pylint: disable=g-import-not-at-top
     if not args.dataset:
       raise SystemExit("--dataset is required for peer formats (the <D> of <D>.inter.json ...)")
-    sequences, items = peers.LOADERS[args.source](args.raw_dir, args.dataset)
-  before = preprocess.compute_stats(sequences)
-  sequences, dropped = preprocess.drop_untitled(sequences, items)
-  kcore = args.kcore if args.kcore is not None else DEFAULT_KCORE.get(args.source, 0)
-  sequences = preprocess.kcore(sequences, kcore) if kcore else \
-      {u: s for u, s in sequences.items() if s}
+    sequences, items, peer_targets = peers.LOADERS[args.source](args.raw_dir, args.dataset, bad)
+    extra = {"before_kcore": preprocess.compute_stats(sequences)}
+    sequences, counts = preprocess.placeholder_titles(
+        sequences, items, os.path.join(args.raw_dir, args.dataset), bad)
+    kcore = args.kcore if args.kcore is not None else 0
+    sequences = preprocess.kcore(sequences, kcore)
+    extra.update(counts, kcore=kcore)
   sequences = _subsample_users(sequences, args.max_users)
   if not sequences:
     raise SystemExit(
-        f"gr-jax prepare: no user is left from {args.raw_dir} ({before['users']} users, "
-        f"{before['items']} items read; {dropped['items_without_title_or_metadata']} items have no "
-        f"title or metadata, k-core {kcore}). Check the item file (titles) and --kcore.")
-  stats = write_dataset(args.out, sequences, items, args.max_history,
-                        dict(dropped, source=args.source, kcore=kcore, before_kcore=before))
+        f"gr-jax prepare: no user is left from {args.raw_dir} "
+        f"({extra['before_kcore']['users']} users, {extra['before_kcore']['items']} items read, "
+        f"k-core {kcore}; stats: {json.dumps({k: v for k, v in extra.items() if k != 'before_kcore'})})."
+        " Check the item file (titles) and --kcore.")
+  extra.update(bad.to_stats(), source=args.source)
+  if peer_targets:
+    extra["peer_split_agreement"] = preprocess.peer_split_agreement(sequences, peer_targets)
+  stats = write_dataset(args.out, sequences, items, args.max_history, extra)
   if args.import_sids:
     from gr_jax.data import peers  # pylint: disable=g-import-not-at-top
     path = peers.import_sids(args.import_sids, args.out, args.sid_run)
@@ -127,11 +147,9 @@ def prepare(args) -> dict:
   """Runs `gr-jax prepare` unless the same arguments already finished; returns stats."""
   marker = os.path.join(args.out, DONE_MARKER)
   sig = _signature(args)
-  if not args.force and os.path.exists(marker):
-    with open(marker, encoding="utf-8") as f:
-      if json.load(f).get("arguments") == sig:
-        with open(os.path.join(args.out, schema.STATS), encoding="utf-8") as g:
-          return dict(json.load(g), skipped=True)
+  if not args.force and _finished(args.out, sig):
+    with open(os.path.join(args.out, schema.STATS), encoding="utf-8") as g:
+      return dict(json.load(g), skipped=True)
   if os.path.exists(marker):
     os.remove(marker)  # A changed or forced run: the old marker must not survive a kill.
   start = time.time()
@@ -155,16 +173,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a("--seed", type=int, default=0, help="synthetic: generator seed.")
   a("--image_size", type=int, default=64, help="synthetic: PNG side in pixels.")
   a("--kcore", type=int, default=None,
-    help="k-core threshold (default 5 for raw dumps and synthetic, 0 = keep the peer's "
-    "already-filtered data as is, so its splits stay identical).")
+    help="k-core threshold, iterated until every user and item has >= k interactions. "
+    "Default: 5 for raw dumps and synthetic; 0 (none) for peer formats, whose data is "
+    "already filtered and whose splits must stay identical.")
   a("--max_history", type=int, default=preprocess.DEFAULT_MAX_HISTORY,
     help="Items kept in a history (the most recent); 0 = all.")
   a("--max_users", type=int, default=None,
-    help="Keep the first N users (reduced-size runs); applied after k-core.")
-  a("--import_sids", help="A peer's <D>.index.json (item -> SID tokens) to use as a tokenizer run.")
-  a("--sid_run", default="peer", help="Tokenizer run name of --import_sids (tokenizer/<run>/).")
+    help="Keep the first N users in id order (reduced-size runs); applied after k-core, "
+    "so items of the kept users may fall below k.")
+  a("--import_sids", help="A peer's SID file (<D>.index.json: item -> [\"<a_1>\", ...]) to "
+    "write as tokenizer/<sid_run>/sids.json, so the peer's tokenization is trained/evaluated as is.")
+  a("--sid_run", default="peer", help="Tokenizer run name for --import_sids (tokenizer/<run>/).")
+  a("--on-bad-line", "--on_bad_line", dest="on_bad_line", choices=preprocess.ON_BAD_LINE,
+    default="error", help="error: stop at the first malformed line / missing field / unknown "
+    "item id / non-UTF-8 line / truncated gzip, naming file, line and field; skip: skip it and "
+    "count it in stats.json (bad_lines_skipped).")
   a("--force", action="store_true", help="Redo even if the same arguments already finished.")
-  a("--quiet", action="store_true", help="No progress bars.")
+  a("--quiet", action="store_true", help="No progress bars or log lines.")
 
 
 def main(args) -> int:

@@ -3,11 +3,15 @@
 Policies (documented in the README and stats.json):
   * text: HTML entities unescaped (twice: Amazon meta is often double-escaped), tags
     removed, whitespace collapsed;
-  * items without a title: their interactions are dropped before k-core filtering
-    (a title is what every generation task and the text embedding start from), and
-    the number of dropped items/interactions is reported;
+  * items without a title, raw dumps: items with no metadata line or an empty title are
+    dropped with their interactions before k-core filtering (a title is what every
+    generation task and the text embedding start from); counts go to stats.json;
+  * items without a title, peer formats: the peer's catalog and splits are kept as
+    published, an untitled item gets the placeholder title "Item <id>" (counted);
+    an item id with no item record at all is bad input;
   * order: interactions sorted by timestamp, ties kept in input order (stable);
-    a user's repeated item keeps every occurrence;
+    exact duplicate events (same user, item and timestamp, common in the 2018 dumps)
+    are dropped and counted; a repeat purchase at another time is kept;
   * k-core: users and items with fewer than k interactions are removed repeatedly
     until every remaining user and item has at least k;
   * leave-one-out: train = every prefix of items[:-2] predicting the next item,
@@ -18,11 +22,16 @@ Policies (documented in the README and stats.json):
 from __future__ import annotations
 
 import collections
+import dataclasses
+import gzip
 import html
+import os
 import re
 import statistics
+import zlib
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from gr_jax import io_utils
 from gr_jax.data import schema
 
 DEFAULT_KCORE = 5
@@ -42,11 +51,76 @@ def clean_text(text) -> str:
   return _SPACE.sub(" ", text).strip()
 
 
-def chronological(events: Iterable[tuple[str, str, float]]) -> dict[str, list[str]]:
-  """(user, item, timestamp) events -> {user: items sorted by time (stable for ties)}."""
+ON_BAD_LINE = ("error", "skip")
+
+
+@dataclasses.dataclass
+class BadLines:
+  """--on-bad-line policy: raise the BadInputError, or skip the line and count it."""
+  policy: str = "error"
+  counts: dict = dataclasses.field(default_factory=collections.Counter)
+  examples: list = dataclasses.field(default_factory=list)
+
+  def __post_init__(self):
+    if self.policy not in ON_BAD_LINE:
+      raise ValueError(f"on_bad_line must be one of {ON_BAD_LINE}, got {self.policy!r}")
+
+  def handle(self, error: io_utils.BadInputError) -> None:
+    """Raises `error` under 'error'; records it under 'skip'."""
+    if self.policy == "error":
+      raise error
+    self.counts[str(error.path)] += 1
+    if len(self.examples) < 10:
+      self.examples.append(str(error))
+
+  def to_stats(self) -> dict:
+    return {"bad_lines_skipped": sum(self.counts.values()),
+            "bad_lines_per_file": dict(self.counts), "bad_line_examples": list(self.examples)}
+
+
+def iter_lines(path: str, bad: BadLines | None = None) -> Iterator[tuple[int, str]]:
+  """(1-based line number, text) of a plain or gzipped file, each line decoded on its own.
+
+  A line that is not UTF-8 is bad input (skippable: the next line still reads); a
+  truncated or corrupt gzip stream is bad input at the line where it breaks (under
+  'skip' the rest of that file is lost and counted as one bad line).
+  """
+  bad = bad or BadLines()
+  path = os.fspath(path)
+  opener = gzip.open if path.endswith(".gz") else open
+  lineno = 0
+  try:
+    with opener(path, "rb") as f:
+      for lineno, raw in enumerate(f, start=1):
+        try:
+          yield lineno, raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          bad.handle(io_utils.BadInputError(path, lineno, None, f"not valid UTF-8 ({e.reason})"))
+  except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+    bad.handle(io_utils.BadInputError(path, lineno + 1, None, f"truncated or corrupt file ({e})"))
+
+
+def chronological(events: Iterable[tuple[str, str, float]], dedupe: bool = False,
+                  counts: dict | None = None) -> dict[str, list[str]]:
+  """(user, item, timestamp) events -> {user: items sorted by time (stable for ties)}.
+
+  With `dedupe`, exact duplicate (user, item, timestamp) events are kept once and
+  counted in `counts["duplicate_interactions_dropped"]`.
+  """
   per_user: dict[str, list[tuple[float, int, str]]] = collections.defaultdict(list)
+  seen: set = set()
+  duplicates = 0
   for n, (user, item, ts) in enumerate(events):
-    per_user[user].append((float(ts), n, item))
+    ts = float(ts)
+    if dedupe:
+      key = (user, item, ts)
+      if key in seen:
+        duplicates += 1
+        continue
+      seen.add(key)
+    per_user[user].append((ts, n, item))
+  if counts is not None:
+    counts["duplicate_interactions_dropped"] = duplicates
   return {u: [i for _, _, i in sorted(evs)] for u, evs in per_user.items()}
 
 
@@ -107,6 +181,48 @@ def drop_untitled(sequences: Mapping[str, Sequence[str]], items: Mapping[str, sc
                "interactions_dropped_for_missing_title": dropped}
 
 
+def placeholder_titles(sequences: Mapping[str, Sequence[str]], items: dict[str, schema.Item],
+                       path: str, bad: BadLines) -> tuple[dict[str, list[str]], dict]:
+  """Peer policy: untitled items get "Item <id>"; ids with no item record are bad input."""
+  unknown: dict[str, int] = collections.Counter()
+  for s in sequences.values():
+    for i in s:
+      if i not in items:
+        unknown[i] += 1
+  if unknown:
+    first = sorted(unknown, key=_id_key)[0]
+    bad.handle(io_utils.BadInputError(path, None, "item_id", f"{len(unknown)} item ids of the "
+                                      f"interactions have no item record (e.g. {first!r})"))
+    sequences = {u: [i for i in s if i not in unknown] for u, s in sequences.items()}
+  untitled = 0
+  for item_id in {i for s in sequences.values() for i in s}:
+    item = items[item_id]
+    if not item.title.strip():
+      items[item_id] = dataclasses.replace(item, title=f"Item {item_id}")
+      untitled += 1
+  return sequences, {"items_with_placeholder_title": untitled,
+                     "unknown_item_ids_dropped": len(unknown),
+                     "interactions_with_unknown_items_dropped": sum(unknown.values())}
+
+
+def peer_split_agreement(ours: Mapping[str, Sequence[str]], peer_targets: Mapping[str, tuple]
+                         ) -> dict:
+  """How many users' (valid, test) targets of the peer equal our leave-one-out targets."""
+  valid = test = n = 0
+  for user, (peer_valid, peer_test) in peer_targets.items():
+    seq = ours.get(user)
+    if not seq or len(seq) < 3:
+      continue
+    n += 1
+    valid += peer_valid is not None and seq[-2] == peer_valid
+    test += peer_test is not None and seq[-1] == peer_test
+  return {"users_compared": n, "valid_targets_equal": valid, "test_targets_equal": test}
+
+
+def _id_key(x: str):
+  return (0, int(x), "") if x.isdigit() else (1, 0, x)
+
+
 def compute_stats(sequences: Mapping[str, Sequence[str]], extra: Mapping | None = None) -> dict:
   """users, items, interactions, avg/median length and sparsity of a sequence set."""
   lengths = [len(s) for s in sequences.values()]
@@ -125,7 +241,5 @@ def compute_stats(sequences: Mapping[str, Sequence[str]], extra: Mapping | None 
 
 def iter_sorted_users(sequences: Mapping[str, Sequence[str]]) -> Iterator[tuple[str, list[str]]]:
   """(user, items) in a stable order: numeric ids numerically, then the rest as strings."""
-  def key(u):
-    return (0, int(u), "") if u.isdigit() else (1, 0, u)
-  for u in sorted(sequences, key=key):
+  for u in sorted(sequences, key=_id_key):
     yield u, list(sequences[u])

@@ -71,10 +71,8 @@ class AmazonGenrec(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     cfg = self.builder_config
-    sequences, items = amazon.load_category(str(dl_manager.manual_dir), cfg.name, cfg.release,
-                                            progress=False)
-    sequences, _ = preprocess.drop_untitled(sequences, items)
-    sequences = preprocess.kcore(sequences, cfg.kcore)
+    sequences, items, _ = amazon.build(str(dl_manager.manual_dir), cfg.name, cfg.release,
+                                       cfg.kcore, progress=False)
     ordered = list(preprocess.iter_sorted_users(sequences))
     splits = preprocess.leave_one_out(ordered, cfg.max_history)
     used = sorted({i for _, s in ordered for i in s})

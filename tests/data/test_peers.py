@@ -1,5 +1,6 @@
 """Tests of gr_jax.data.peers on the real peer-format datasets in ../shared/data and tiny files."""
 
+import collections
 import json
 import os
 
@@ -8,54 +9,153 @@ import pytest
 from gr_jax import io_utils
 from gr_jax.data import peers
 from gr_jax.data import preprocess
+from gr_jax.tokenizer import sids as sids_lib
 
 
-def _last_lines(path):
-  out = {}
+def _rows(path):
+  """(user, history tuple, target) of a RecBole split file, as a multiset."""
+  out = collections.Counter()
   with open(path) as f:
     next(f)
     for line in f:
       user, hist, target = line.rstrip("\n").split("\t")
-      out[user] = (hist.split(), target)
+      out[(user, tuple(hist.split()), target)] += 1
   return out
 
 
-def test_recbole_scientific_matches_the_peer_splits(shared_data_dir):
+def _ours(examples):
+  return collections.Counter((e.user_id, tuple(e.history), e.target) for e in examples)
+
+
+@pytest.fixture(scope="module")
+def scientific(shared_data_dir):
   raw = os.path.join(shared_data_dir, "Scientific")
-  seqs, items = peers.load_recbole(raw, "Scientific")
+  return raw, peers.load_recbole(raw, "Scientific")
+
+
+def test_recbole_scientific_round_trips_all_three_peer_split_files(scientific):
+  raw, (seqs, items, targets) = scientific
   assert len(seqs) == 8442 and len(items) == 4385
-  splits = preprocess.leave_one_out(preprocess.iter_sorted_users(seqs), max_history=0)
-  valid = _last_lines(os.path.join(raw, "Scientific.valid.inter"))
-  test = _last_lines(os.path.join(raw, "Scientific.test.inter"))
-  for ex in splits["test"]:
-    assert (ex.history, ex.target) == test[ex.user_id]
-  for ex in splits["valid"]:
-    assert ex.target == valid[ex.user_id][1]
+  assert sum(len(s) for s in seqs.values()) == 59427  # The published UniSRec figure.
+  # UniSRec's protocol is ours with a 50-item history cap: every split file is reproduced.
+  splits = preprocess.leave_one_out(preprocess.iter_sorted_users(seqs), max_history=50)
+  for ours, theirs in (("train", "train"), ("valid", "valid"), ("test", "test")):
+    assert _ours(splits[ours]) == _rows(os.path.join(raw, f"Scientific.{theirs}.inter")), ours
+  agree = preprocess.peer_split_agreement(seqs, targets)
+  assert agree == {"users_compared": 8442, "valid_targets_equal": 8442, "test_targets_equal": 8442}
   # Titles come from the UniSRec text (first sentence), keyed through item2index.
   assert items["0"].title.startswith("eSUN Bronze filament")
+  assert all(i in items and items[i].title for s in seqs.values() for i in s)
 
 
-def test_recbole_games_item_file(shared_data_dir):
-  seqs, items = peers.load_recbole(os.path.join(shared_data_dir, "Games"), "Games-6k")
-  assert len(seqs) == 50546 and items["0"].title == "Fire Emblem: The Sacred Stones"
-  assert all(i in items for i in seqs["0"])
+def test_recbole_restores_histories_the_peer_capped_at_50(scientific):
+  _, (seqs, _, _) = scientific
+  long_users = {u: s for u, s in seqs.items() if len(s) > 51}
+  assert len(long_users) == 3 and max(len(s) for s in long_users.values()) == 80
+  # Order of capped rows comes from chaining the histories: user 247's row predicting 187
+  # has a history ending in 711, so 711 comes right before 187.
+  s = seqs["247"]
+  assert s[-4:] == ["711", "187", "1249", "1455"]
 
 
-def test_lcrec_and_minionerec_tiny(tmp_path):
-  (tmp_path / "D.inter.json").write_text(json.dumps({"7": [1, 2, 3]}))
-  (tmp_path / "D.item.json").write_text(json.dumps({"1": {"title": "A &amp; B"}, "2": {"title": "C"}}))
-  seqs, items = peers.load_lcrec(str(tmp_path), "D")
-  assert seqs == {"7": ["1", "2", "3"]} and items["1"].title == "A & B" and "3" not in items
-  (tmp_path / "test").mkdir()
+def test_lcrec_reading_of_the_derived_inter_json_uses_the_unisrec_items(scientific,
+                                                                        shared_data_dir):
+  raw, (rec_seqs, rec_items, _) = scientific
+  seqs, items, targets = peers.load_lcrec(raw, "Scientific")
+  assert targets == {} and items == rec_items
+  # The derived Scientific.inter.json equals the RecBole reconstruction except the 3 users
+  # whose capped train rows it ordered by file position (see test above).
+  differ = sorted(u for u in seqs if seqs[u] != rec_seqs[u])
+  assert set(seqs) == set(rec_seqs) and len(differ) == 3 and "247" in differ
+  assert all(sorted(seqs[u]) == sorted(rec_seqs[u]) for u in differ)
+
+
+def test_recbole_games_item_file_and_split_agreement(shared_data_dir):
+  raw = os.path.join(shared_data_dir, "Games")
+  seqs, items, targets = peers.load_recbole(raw, "Games-6k")
+  assert len(seqs) == 50546 and len(items) == 16859
+  assert sum(len(s) for s in seqs.values()) == 440264
+  assert items["0"].title == "Fire Emblem: The Sacred Stones"
+  with open(os.path.join(raw, "Games.inter.json")) as f:
+    assert {u: [str(i) for i in s] for u, s in json.load(f).items()} == seqs
+  splits = preprocess.leave_one_out(preprocess.iter_sorted_users(seqs), max_history=0)
+  assert _ours(splits["test"]) == _rows(os.path.join(raw, "Games-6k.test.inter"))
+  assert _ours(splits["valid"]) == _rows(os.path.join(raw, "Games-6k.valid.inter"))
+  assert preprocess.peer_split_agreement(seqs, targets)["test_targets_equal"] == 50546
+
+
+def test_lcrec_tiny_item_json_and_unknown_item_policy(tmp_path):
+  (tmp_path / "D.inter.json").write_text(json.dumps({"7": [1, 2, 3], "8": [2, 1, 3]}))
+  (tmp_path / "D.item.json").write_text(
+      json.dumps({"1": {"title": "A &amp; B", "categories": "X, Y"}, "2": {"title": ""}}))
+  seqs, items, _ = peers.load_lcrec(str(tmp_path), "D")
+  assert seqs == {"7": ["1", "2", "3"], "8": ["2", "1", "3"]}
+  assert items["1"].title == "A & B" and items["1"].categories == ["X", "Y"]
+  with pytest.raises(io_utils.BadInputError, match="no item record") as e:
+    preprocess.placeholder_titles(seqs, items, "D", preprocess.BadLines())
+  assert e.value.field == "item_id" and "'3'" in str(e.value)
+  bad = preprocess.BadLines("skip")
+  kept, counts = preprocess.placeholder_titles(seqs, items, "D", bad)
+  assert kept == {"7": ["1", "2"], "8": ["2", "1"]} and items["2"].title == "Item 2"
+  assert counts == {"items_with_placeholder_title": 1, "unknown_item_ids_dropped": 1,
+                    "interactions_with_unknown_items_dropped": 2}
+  assert bad.to_stats()["bad_lines_skipped"] == 1
+
+
+def _csv(path, rows):
+  path.parent.mkdir(exist_ok=True)
+  lines = ["user_id,history_item_title,item_title,history_item_id,item_id"]
+  for user, hist, target in rows:
+    titles = str([f"t{i}" for i in hist]).replace('"', "'")
+    lines.append(f'{user},"{titles}",t{target},"{hist}",{target}')
+  path.write_text("\n".join(lines) + "\n")
+
+
+def test_minionerec_time_split_sliding_windows_are_chained(tmp_path):
+  # Time split with a 3-item history cap: user A spans all three files, B only valid+test.
+  _csv(tmp_path / "train" / "Toys_5_2016-10-2018-11.csv",
+       [("A", [1], 2), ("A", [1, 2], 3), ("A", [1, 2, 3], 4), ("A", [2, 3, 4], 5)])
+  _csv(tmp_path / "valid" / "Toys_5_2016-10-2018-11.csv", [("A", [3, 4, 5], 6), ("B", [7, 8], 9)])
+  _csv(tmp_path / "test" / "Toys_5_2016-10-2018-11.csv",
+       [("A", [4, 5, 6], 7), ("A", [5, 6, 7], 8), ("B", [7, 8, 9], 1)])
+  seqs, items, targets = peers.load_minionerec(str(tmp_path), "Toys")
+  assert seqs == {"A": ["1", "2", "3", "4", "5", "6", "7", "8"], "B": ["7", "8", "9", "1"]}
+  assert items["5"].title == "t5" and len(items) == 9  # Titles from the csv columns.
+  assert targets == {"A": ("6", "8"), "B": ("9", "1")}
+  # Leave-one-out keeps each user's last test target; A's time-split valid target (6) differs.
+  assert preprocess.peer_split_agreement(seqs, targets) == {
+      "users_compared": 2, "valid_targets_equal": 1, "test_targets_equal": 2}
+
+
+def test_minionerec_index_items_and_bad_rows(tmp_path):
+  _csv(tmp_path / "test" / "D_x.csv", [("9", [4, 5], 6)])
   (tmp_path / "index").mkdir()
-  (tmp_path / "test" / "D_5_2016.csv").write_text(
-      "user_id,history_item_id,item_id,item_title\n9,\"[4, 5]\",6,x\n")
-  (tmp_path / "index" / "D.item.json").write_text(json.dumps({"4": {"title": "t4"}}))
-  seqs, items = peers.load_minionerec(str(tmp_path), "D")
-  assert seqs == {"9": ["4", "5", "6"]} and items["4"].title == "t4"
+  (tmp_path / "index" / "D.item.json").write_text(json.dumps({"4": {"title": "Real four"}}))
+  seqs, items, _ = peers.load_minionerec(str(tmp_path), "D")
+  assert seqs == {"9": ["4", "5", "6"]} and items["4"].title == "Real four"
+  assert items["6"].title == "t6"
+  with open(tmp_path / "test" / "D_x.csv", "a") as f:
+    f.write('10,"[]",t,"[4, 5",6\n')
+  with pytest.raises(io_utils.BadInputError) as e:
+    peers.load_minionerec(str(tmp_path), "D")
+  assert e.value.line == 3 and e.value.field == "history_item_id"
+  bad = preprocess.BadLines("skip")
+  seqs, _, _ = peers.load_minionerec(str(tmp_path), "D", bad)
+  assert seqs == {"9": ["4", "5", "6"]} and bad.to_stats()["bad_lines_skipped"] == 1
 
 
-def test_sid_import_reads_prefixes_sizes_and_rejects_collisions(tmp_path):
+def test_inconsistent_peer_rows_are_bad_input(tmp_path):
+  header = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+  (tmp_path / "X.valid.inter").write_text(header + "u\t1 2\t3\n")
+  (tmp_path / "X.test.inter").write_text(header + "u\t1 9 3\t4\n")
+  (tmp_path / "X.item").write_text("item_id:token\ttitle:token_seq\n1\ta\n")
+  with pytest.raises(io_utils.BadInputError) as e:
+    peers.load_recbole(str(tmp_path), "X")
+  assert e.value.path.endswith("X.test.inter") and e.value.line == 2
+  assert e.value.field == "item_id_list"
+
+
+def test_sid_import_reads_prefixes_sizes_and_rejects_collisions():
   doc = peers.sids_from_index({"1": ["<a_3>", "<b_0>"], "2": ["<a_1>", "<b_7>"]}, "lcrec",
                               item_ids={"1", "2"})
   mod = doc["modalities"]["text"]
@@ -65,4 +165,19 @@ def test_sid_import_reads_prefixes_sizes_and_rejects_collisions(tmp_path):
     peers.sids_from_index({"1": ["<a_1>"], "2": ["<a_1>"]}, "x")
   with pytest.raises(io_utils.BadInputError, match="no SID"):
     peers.sids_from_index({"1": ["<a_1>"]}, "x", item_ids={"1", "2"})
-  assert peers.sids_from_index({"1": "<a_1><b_2>"}, "x")["modalities"]["text"]["sids"]["1"] == ["<a_1>", "<b_2>"]
+  one = peers.sids_from_index({"1": "<a_1><b_2>"}, "x")
+  assert one["modalities"]["text"]["sids"]["1"] == ["<a_1>", "<b_2>"]
+
+
+def test_import_sids_writes_a_valid_tokenizer_run(tmp_path):
+  from gr_jax.data import schema  # pylint: disable=g-import-not-at-top
+  schema.write_items(str(tmp_path), [schema.Item("1", "a"), schema.Item("2", "b")])
+  index = tmp_path / "D.index.json"
+  index.write_text(json.dumps({"1": ["<a_0>", "<b_1>", "<c_2>"], "2": ["<a_0>", "<b_1>", "<c_3>"],
+                               "3": ["<a_5>", "<b_0>", "<c_0>"]}))
+  path = peers.import_sids(str(index), str(tmp_path), "lcrec")
+  assert path == str(tmp_path / "tokenizer" / "lcrec" / "sids.json")
+  doc = sids_lib.load_sids(path)
+  assert doc["run"] == "lcrec" and sids_lib.sid_strings(doc, "text") == {
+      "1": "<a_0><b_1><c_2>", "2": "<a_0><b_1><c_3>"}
+  assert doc["modalities"]["text"]["codebook_sizes"] == [6, 2, 4]
