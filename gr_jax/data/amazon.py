@@ -169,14 +169,35 @@ def load_category(raw_dir: str, category: str, release: str, progress: bool = Tr
   return sequences, items
 
 
+UNTITLED = ("drop", "placeholder")
+
+
 def build(raw_dir: str, category: str, release: str, kcore: int = preprocess.DEFAULT_KCORE,
           progress: bool = True, log: Callable[[str], None] = lambda _: None,
-          bad: Optional[preprocess.BadLines] = None
+          bad: Optional[preprocess.BadLines] = None, untitled: str = "drop"
           ) -> tuple[dict[str, list[str]], dict[str, schema.Item], dict]:
-  """Raw dumps -> k-cored chronological sequences, items and stats (prepare and TFDS share it)."""
+  """Raw dumps -> k-cored chronological sequences, items and stats (prepare and TFDS share it).
+
+  `untitled`: "drop" removes items with no metadata or an empty title (with their
+  interactions) before k-core; "placeholder" keeps them titled "Item <asin>", which
+  keeps the plain 5-core counts that papers report for the 2014 dumps.
+  """
+  if untitled not in UNTITLED:
+    raise ValueError(f"untitled must be one of {UNTITLED}, got {untitled!r}")
   counts: dict = {}
   sequences, items = load_category(raw_dir, category, release, progress, log, bad, counts)
   before = preprocess.compute_stats(sequences)
-  sequences, dropped = preprocess.drop_untitled(sequences, items)
+  if untitled == "drop":
+    sequences, dropped = preprocess.drop_untitled(sequences, items)
+  else:
+    n = 0
+    for item_id in {i for s in sequences.values() for i in s}:
+      item = items.get(item_id)
+      if item is None or not item.title:
+        items[item_id] = schema.Item(item_id, f"Item {item_id}", *(
+            (item.description, item.brand, item.categories, item.image) if item else ()))
+        n += 1
+    dropped = {"items_with_placeholder_title": n}
   sequences = preprocess.kcore(sequences, kcore)
-  return sequences, items, dict(counts, **dropped, kcore=kcore, before_kcore=before)
+  return sequences, items, dict(counts, **dropped, kcore=kcore, untitled=untitled,
+                                before_kcore=before)

@@ -32,7 +32,7 @@ DONE_MARKER = "prepare_done.json"
 
 def _signature(args) -> dict:
   keys = ("source", "raw_dir", "category", "dataset", "items", "users", "seed", "image_size",
-          "kcore", "max_history", "max_users", "import_sids", "sid_run", "on_bad_line")
+          "kcore", "max_history", "max_users", "import_sids", "sid_run", "on_bad_line", "untitled")
   sig = {k: getattr(args, k, None) for k in keys}
   for k in ("raw_dir", "import_sids"):
     if sig[k]:
@@ -112,7 +112,8 @@ def prepare_raw(args) -> dict:
       raise SystemExit("--category is required for Amazon dumps (e.g. Beauty)")
     kcore = args.kcore if args.kcore is not None else preprocess.DEFAULT_KCORE
     sequences, items, extra = amazon.build(args.raw_dir, args.category, args.source[-4:], kcore,
-                                           progress=not args.quiet, log=log, bad=bad)
+                                           progress=not args.quiet, log=log, bad=bad,
+                                           untitled=args.untitled)
     peer_targets = {}
   else:
     from gr_jax.data import peers  # pylint: disable=g-import-not-at-top
@@ -152,6 +153,9 @@ def prepare(args) -> dict:
       return dict(json.load(g), skipped=True)
   if os.path.exists(marker):
     os.remove(marker)  # A changed or forced run: the old marker must not survive a kill.
+  stale = os.path.join(args.out, schema.LATENT_FACTORS)
+  if args.source != "synthetic" and os.path.exists(stale):
+    os.remove(stale)  # Ground truth of an earlier synthetic catalog in the same dir.
   start = time.time()
   stats = prepare_synthetic(args) if args.source == "synthetic" else prepare_raw(args)
   io_utils.atomic_write_json(marker, {"arguments": sig, "seconds": time.time() - start})
@@ -164,8 +168,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a("--source", choices=SOURCES, required=True,
     help="synthetic: the embedded demo catalog; amazon2014/amazon2018: raw review + meta "
     "dumps; lcrec/recbole/minionerec: a peer project's processed files.")
-  a("--out", required=True, help="Dataset directory to write.")
-  a("--raw_dir", help="Folder with the raw dumps or the peer's files.")
+  a("--out", required=True, help="Dataset directory to write: items.jsonl, sequences.jsonl, "
+    "splits/{train,valid,test}.jsonl, stats.json, prepare_done.json (+ images/ and "
+    "latent_factors.json for synthetic, tokenizer/<sid_run>/sids.json with --import_sids).")
+  a("--raw_dir", help="Input folder (all sources but synthetic). amazon2014: "
+    "reviews_<Cat>_5.json(.gz) + meta_<Cat>.json(.gz); amazon2018: <Cat>_5.json(.gz) + "
+    "meta_<Cat>.json(.gz); lcrec: <D>.inter.json + <D>.item.json; recbole: "
+    "<D>.{train,valid,test}.inter or <D>.inter + <D>.item or <D>.text/<D>.item2index; "
+    "minionerec: {train,valid,test}/<D>*.csv (+ index/<D>.item.json).")
   a("--category", help="Amazon category as in the file names, e.g. Beauty, Musical_Instruments.")
   a("--dataset", help="Peer dataset name <D> as in <D>.inter.json / <D>.test.inter.")
   a("--items", type=int, default=2000, help="synthetic: number of items.")
@@ -184,6 +194,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a("--import_sids", help="A peer's SID file (<D>.index.json: item -> [\"<a_1>\", ...]) to "
     "write as tokenizer/<sid_run>/sids.json, so the peer's tokenization is trained/evaluated as is.")
   a("--sid_run", default="peer", help="Tokenizer run name for --import_sids (tokenizer/<run>/).")
+  a("--untitled", choices=("drop", "placeholder"), default="drop",
+    help="Raw dumps: items with no metadata or an empty title are dropped with their "
+    "interactions before k-core (drop), or kept with the title 'Item <asin>' (placeholder: "
+    "the plain 5-core counts papers report). Peer formats always keep the peer's catalog "
+    "and use the placeholder.")
   a("--on-bad-line", "--on_bad_line", dest="on_bad_line", choices=preprocess.ON_BAD_LINE,
     default="error", help="error: stop at the first malformed line / missing field / unknown "
     "item id / non-UTF-8 line / truncated gzip, naming file, line and field; skip: skip it and "

@@ -103,7 +103,7 @@ def test_lcrec_tiny_item_json_and_unknown_item_policy(tmp_path):
 
 
 def _csv(path, rows):
-  path.parent.mkdir(exist_ok=True)
+  path.parent.mkdir(parents=True, exist_ok=True)
   lines = ["user_id,history_item_title,item_title,history_item_id,item_id"]
   for user, hist, target in rows:
     titles = str([f"t{i}" for i in hist]).replace('"', "'")
