@@ -5,6 +5,9 @@
                    download_and_prepare_kwargs={"download_config": tfds.download.DownloadConfig(
                        manual_dir="/path/to/dumps")})
 
+Another category or policy: pass a config object, e.g.
+    tfds_amazon.AmazonGenrec(config=tfds_amazon.AmazonGenRecConfig(name="Pet_Supplies",
+                                                                   release="2018"))
 The raw files (`reviews_<Cat>_5.json.gz` + `meta_<Cat>.json.gz` for 2014 categories,
 `<Cat>_5.json.gz` + `meta_<Cat>.json.gz` for 2018 ones) are read from `manual_dir`
 (they need a login-free but manual download). The builder runs the same code as
@@ -40,6 +43,7 @@ class AmazonGenRecConfig(tfds.core.BuilderConfig):
   release: str = "2014"
   kcore: int = preprocess.DEFAULT_KCORE
   max_history: int = preprocess.DEFAULT_MAX_HISTORY
+  untitled: str = "drop"  # As `gr-jax prepare --untitled`.
 
 
 class AmazonGenrec(tfds.core.GeneratorBasedBuilder):
@@ -72,7 +76,7 @@ class AmazonGenrec(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     cfg = self.builder_config
     sequences, items, _ = amazon.build(str(dl_manager.manual_dir), cfg.name, cfg.release,
-                                       cfg.kcore, progress=False)
+                                       cfg.kcore, progress=False, untitled=cfg.untitled)
     ordered = list(preprocess.iter_sorted_users(sequences))
     splits = preprocess.leave_one_out(ordered, cfg.max_history)
     used = sorted({i for _, s in ordered for i in s})
