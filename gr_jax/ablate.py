@@ -40,7 +40,8 @@ TASK_GROUPS = (
     ("+ VisDesc->SID/Title (CMSA)", ("visdesc2sid", "visdesc2title")),
 )
 # MACRec's cross-modal (per level) and alignment InfoNCE weights set to zero.
-MACREC_NO_CONTRASTIVE = ("CROSS_MODAL_WEIGHTS=(0.0, 0.0, 0.0, 0.0)", "ALIGNMENT_WEIGHT=0.0")
+MACREC_NO_CONTRASTIVE = ("TokenizerConfig.con_weights=(0.0, 0.0, 0.0, 0.0)",
+                         "TokenizerConfig.align_weight=0.0")
 # Files a variant dataset links from its source (read-only inputs of every stage).
 _LINKED = (schema.ITEMS, schema.SEQUENCES, schema.STATS, schema.SPLITS_DIR, schema.IMAGES_DIR,
            schema.LATENT_FACTORS)
