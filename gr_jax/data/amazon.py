@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 from typing import Callable, Container, Iterator, Optional
 
 import tqdm
@@ -83,20 +84,33 @@ def read_reviews(path: str, progress: bool = True, bad: Optional[preprocess.BadL
       bad.handle(e)
 
 
+_ASIN = re.compile(r"""["']asin["']\s*:\s*["']([^"'\\]+)["']""")
+
+
 def parse_meta_line(text: str, path: str, line: int, release: str) -> dict:
   """One metadata line -> dict (Python literal for 2014, JSON for 2018, either accepted)."""
-  try:
-    rec = json.loads(text)
-  except ValueError:
+  parsers = (ast.literal_eval, json.loads) if release == "2014" else (json.loads, ast.literal_eval)
+  errors = []
+  for parse in parsers:
     try:
-      rec = ast.literal_eval(text)
-    except (ValueError, SyntaxError) as e:
-      raise io_utils.BadInputError(path, line, None, f"neither JSON nor a Python literal ({e})") from e
+      rec = parse(text)
+      break
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
+      errors.append(e)
+  else:
+    raise io_utils.BadInputError(path, line, None,
+                                 f"neither JSON nor a Python literal ({errors[-1]})")
   if not isinstance(rec, dict):
     raise io_utils.BadInputError(path, line, None, "expected a dict")
   if "asin" not in rec:
     raise io_utils.BadInputError(path, line, "asin", "missing field")
   return rec
+
+
+def quick_asin(text: str) -> Optional[str]:
+  """The asin of a metadata line without parsing it (None when not found)."""
+  m = _ASIN.search(text)
+  return m.group(1) if m else None
 
 
 def _categories(rec: dict) -> list[str]:
@@ -138,6 +152,12 @@ def read_meta(path: str, wanted: Optional[Container[str]] = None, release: str =
                               disable=not progress, mininterval=1.0):
     if not text.strip():
       continue
+    if wanted is not None:
+      # Dumps list every item of the category; parse only the lines we need. A line
+      # whose first "asin" key is not wanted is skipped without a full parse.
+      asin = quick_asin(text)
+      if asin is not None and asin not in wanted:
+        continue
     try:
       rec = parse_meta_line(text, path, line, release)
       if wanted is not None and str(rec["asin"]) not in wanted:

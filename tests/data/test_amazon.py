@@ -134,3 +134,20 @@ def test_truncated_gzip_and_non_utf8_are_bad_input(tmp_path):
 def test_missing_files_are_named(tmp_path):
   with pytest.raises(FileNotFoundError, match="reviews_Beauty_5.json.gz"):
     amazon.load_category(str(tmp_path), "Beauty", "2014", progress=False)
+
+
+def test_meta_lines_of_unused_items_are_not_parsed(tmp_path):
+  _gz(tmp_path / "meta_X.json.gz",
+      ["{'asin': 'UNUSED', 'title': 'broken", repr({"asin": "A1", "title": "Kept"})])
+  path = str(tmp_path / "meta_X.json.gz")
+  got = list(amazon.read_meta(path, wanted={"A1"}, progress=False))
+  assert [(it.item_id, it.title) for it in got] == [("A1", "Kept")]
+  with pytest.raises(io_utils.BadInputError) as e:  # Without a filter every line counts.
+    list(amazon.read_meta(path, progress=False))
+  assert e.value.line == 1
+  assert amazon.quick_asin('{"asin": "B00X", "related": {"asin": "no"}}') == "B00X"
+  # A line whose asin cannot be seen is parsed in full, so its damage is reported.
+  _gz(tmp_path / "meta_Y.json.gz", [repr({"asin": "A1", "title": "Kept"}), "{'title': 'x'"])
+  with pytest.raises(io_utils.BadInputError) as e:
+    list(amazon.read_meta(str(tmp_path / "meta_Y.json.gz"), wanted={"A1"}, progress=False))
+  assert e.value.line == 2
