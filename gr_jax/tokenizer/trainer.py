@@ -91,10 +91,10 @@ _JIT_CACHE: dict = {}
 
 
 def _jitted(model, fn):
-  key = (id(model), fn)
+  key = (model, fn)  # Linen modules hash by their fields: equal models share a compilation.
   if key not in _JIT_CACHE:
-    _JIT_CACHE[key] = (model, jax.jit(lambda p, x: fn(model, p, x)))
-  return _JIT_CACHE[key][1]
+    _JIT_CACHE[key] = jax.jit(lambda p, x: fn(model, p, x))
+  return _JIT_CACHE[key]
 
 
 def forward_all(model: rqvae.RQVAE, params, x_NxD: np.ndarray, fn: Callable = _apply_full,
@@ -129,6 +129,11 @@ def _residuals(model, params, x_NxD) -> np.ndarray:
   return forward_all(model, params, x_NxD, _residuals_fn)
 
 
+@jax.jit
+def _subtract_assigned(residual_NxD, centroids_KxD, codes_N):
+  return residual_NxD - jnp.take(centroids_KxD, codes_N, axis=0)
+
+
 def kmeans_init(cfg: TokenizerConfig, model, params, x_NxD: np.ndarray, key) -> dict:
   """Sets codebook l to k-means(++) centroids of level-l residuals of a sample of rows."""
   n = x_NxD.shape[0]
@@ -139,7 +144,7 @@ def kmeans_init(cfg: TokenizerConfig, model, params, x_NxD: np.ndarray, key) -> 
   for l, k in enumerate(cfg.codebook_sizes):
     res = kmeans.kmeans(jax.random.fold_in(key, l), residual, int(k), cfg.kmeans_iters)
     quant[f"codebook_{l}"] = res.centroids_KxD
-    residual = residual - res.centroids_KxD[res.assignments_N]
+    residual = _subtract_assigned(residual, res.centroids_KxD, res.assignments_N)
   return dict(params, quantizer=quant)
 
 
@@ -255,20 +260,41 @@ def restart_dead_codes(cfg, models, state, data: Mapping[str, np.ndarray], step:
   return dict(state, params=params, usage=usage, ema=ema), restarted
 
 
+def host_init(model: rqvae.RQVAE, x_BxD, seed: int) -> dict:
+  """Parameters drawn on the host (numpy): LeCun-normal kernels, zero biases, uniform codebooks.
+
+  Same scheme as the Flax defaults, without compiling threefry initialisers (seconds on CPU).
+  """
+  shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), x_BxD)["params"]
+  rng = np.random.default_rng([seed, 3])
+
+  def draw(path, leaf):
+    name = str(getattr(path[-1], "key", path[-1]))
+    if name == "bias":
+      return np.zeros(leaf.shape, leaf.dtype)
+    fan_in = leaf.shape[0] if name == "kernel" else leaf.shape[-1]
+    if name == "kernel":
+      return (rng.standard_normal(leaf.shape) / np.sqrt(fan_in)).astype(leaf.dtype)
+    limit = np.sqrt(3.0 / fan_in)
+    return rng.uniform(-limit, limit, leaf.shape).astype(leaf.dtype)
+
+  return jax.device_put(jax.tree_util.tree_map_with_path(draw, shapes))
+
+
 def init_state(cfg, models, data, optimizer, use_kmeans: bool = True) -> dict:
   """Fresh state: random init, then k-means codebooks, EMA and usage accumulators."""
   key = jax.random.PRNGKey(cfg.seed)
   params, usage, ema = {}, {}, {}
   for i, m in enumerate(cfg.modalities):
     mkey = jax.random.fold_in(key, i)
-    p = models[m].init(mkey, jnp.asarray(data[m][:2]))["params"]
+    p = host_init(models[m], jnp.asarray(data[m][:2]), cfg.seed * 1000 + i)
     if cfg.kmeans_init and use_kmeans:
       p = kmeans_init(cfg, models[m], p, data[m], jax.random.fold_in(mkey, 1))
     params[m] = jax.tree.map(jnp.asarray, p)
     usage[m] = {f"codebook_{l}": jnp.zeros((k,), jnp.float32)
                 for l, k in enumerate(cfg.codebook_sizes)}
     ema[m] = init_ema(params[m]) if cfg.ema else {}
-  return dict(params=params, opt_state=optimizer.init(params), usage=usage, ema=ema)
+  return dict(params=params, opt_state=jax.jit(optimizer.init)(params), usage=usage, ema=ema)
 
 
 @functools.lru_cache(maxsize=8)

@@ -50,3 +50,22 @@ def test_residual_quantize_equals_levelwise_brute_force():
     np.testing.assert_array_equal(np.asarray(codes)[:, l], want)
     r = r - b[want]
   np.testing.assert_allclose(np.asarray(residual), r, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_million_items_by_4096_codes_in_bounded_memory():
+  """1M x 64 items against 4096 codes: extra host memory stays far below the 16 GiB score matrix."""
+  import resource  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  n, k, d = 1_000_000, 4096, 64
+  key_x, key_c = jax.random.split(jax.random.PRNGKey(0))
+  x = jax.random.normal(key_x, (n, d), jnp.float32)
+  c = jax.random.normal(key_c, (k, d), jnp.float32)
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux.
+  codes = np.asarray(nearest.nearest_codes(x, c))
+  grown_gib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2 ** 20
+  assert codes.shape == (n,) and codes.min() >= 0 and codes.max() < k
+  assert grown_gib < 1.0, grown_gib
+  sample = np.random.default_rng(0).choice(n, 2000, replace=False)
+  xs, cs = np.asarray(x)[sample], np.asarray(c)
+  np.testing.assert_array_equal(codes[sample], _brute(xs, cs)[0])
