@@ -73,7 +73,7 @@ def read_reviews(path: str, progress: bool = True, bad: Optional[preprocess.BadL
                  ) -> Iterator[tuple[str, str, float]]:
   """(reviewerID, asin, unixReviewTime) of a review dump (JSON lines; both releases)."""
   bad = bad or preprocess.BadLines()
-  lines = preprocess.iter_lines(path, bad)
+  lines = preprocess.iter_lines(path, bad, progress=False)  # Own bar below.
   for line, text in tqdm.tqdm(lines, desc=f"reviews {os.path.basename(path)}", unit=" lines",
                               disable=not progress, mininterval=1.0):
     if not text.strip():
@@ -147,7 +147,7 @@ def read_meta(path: str, wanted: Optional[Container[str]] = None, release: str =
               ) -> Iterator[schema.Item]:
   """Items of a metadata dump, keeping only asins in `wanted` (all when None)."""
   bad = bad or preprocess.BadLines()
-  lines = preprocess.iter_lines(path, bad)
+  lines = preprocess.iter_lines(path, bad, progress=False)  # Own bar below.
   for line, text in tqdm.tqdm(lines, desc=f"meta {os.path.basename(path)}", unit=" lines",
                               disable=not progress, mininterval=1.0):
     if not text.strip():

@@ -105,7 +105,7 @@ def prepare_synthetic(args) -> dict:
 def prepare_raw(args) -> dict:
   """Raw Amazon 2014/2018 dumps or a peer's processed files -> a dataset dir."""
   log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-  bad = preprocess.BadLines(args.on_bad_line)
+  bad = preprocess.BadLines(args.on_bad_line, progress=not args.quiet)
   if args.source.startswith("amazon"):
     from gr_jax.data import amazon  # pylint: disable=g-import-not-at-top
     if not args.category:

@@ -31,6 +31,8 @@ import statistics
 import zlib
 from typing import Iterable, Iterator, Mapping, Sequence
 
+import tqdm
+
 from gr_jax import io_utils
 from gr_jax.data import schema
 
@@ -56,8 +58,9 @@ ON_BAD_LINE = ("error", "skip")
 
 @dataclasses.dataclass
 class BadLines:
-  """--on-bad-line policy: raise the BadInputError, or skip the line and count it."""
+  """How input is read: --on-bad-line policy (raise, or skip and count) and progress bars."""
   policy: str = "error"
+  progress: bool = False  # Line readers show a tqdm bar per file.
   counts: dict = dataclasses.field(default_factory=collections.Counter)
   examples: list = dataclasses.field(default_factory=list)
 
@@ -78,7 +81,8 @@ class BadLines:
             "bad_lines_per_file": dict(self.counts), "bad_line_examples": list(self.examples)}
 
 
-def iter_lines(path: str, bad: BadLines | None = None) -> Iterator[tuple[int, str]]:
+def iter_lines(path: str, bad: BadLines | None = None, progress: bool | None = None
+               ) -> Iterator[tuple[int, str]]:
   """(1-based line number, text) of a plain or gzipped file, each line decoded on its own.
 
   A line that is not UTF-8 is bad input (skippable: the next line still reads); a
@@ -88,10 +92,13 @@ def iter_lines(path: str, bad: BadLines | None = None) -> Iterator[tuple[int, st
   bad = bad or BadLines()
   path = os.fspath(path)
   opener = gzip.open if path.endswith(".gz") else open
+  show = bad.progress if progress is None else progress
   lineno = 0
   try:
     with opener(path, "rb") as f:
-      for lineno, raw in enumerate(f, start=1):
+      lines = tqdm.tqdm(f, desc=os.path.basename(path), unit=" lines", disable=not show,
+                        mininterval=1.0, leave=False)
+      for lineno, raw in enumerate(lines, start=1):
         try:
           yield lineno, raw.decode("utf-8")
         except UnicodeDecodeError as e:
