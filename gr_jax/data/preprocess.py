@@ -115,20 +115,26 @@ def chronological(events: Iterable[tuple[str, str, float]], dedupe: bool = False
   counted in `counts["duplicate_interactions_dropped"]`.
   """
   per_user: dict[str, list[tuple[float, int, str]]] = collections.defaultdict(list)
-  seen: set = set()
-  duplicates = 0
   for n, (user, item, ts) in enumerate(events):
-    ts = float(ts)
-    if dedupe:
-      key = (user, item, ts)
-      if key in seen:
-        duplicates += 1
-        continue
-      seen.add(key)
-    per_user[user].append((ts, n, item))
+    per_user[user].append((float(ts), n, item))
+  out, duplicates = {}, 0
+  for user, evs in per_user.items():
+    evs.sort()
+    if dedupe:  # Per user, so no global set of every event is held at once.
+      seen: set = set()
+      kept = []
+      for ts, _, item in evs:
+        if (ts, item) in seen:
+          duplicates += 1
+        else:
+          seen.add((ts, item))
+          kept.append(item)
+      out[user] = kept
+    else:
+      out[user] = [i for _, _, i in evs]
   if counts is not None:
     counts["duplicate_interactions_dropped"] = duplicates
-  return {u: [i for _, _, i in sorted(evs)] for u, evs in per_user.items()}
+  return out
 
 
 def kcore(sequences: Mapping[str, Sequence[str]], k: int = DEFAULT_KCORE) -> dict[str, list[str]]:
