@@ -111,8 +111,9 @@ class SASRecRecommender:
 
   def init(self):
     dummy = jnp.zeros([1, self.config.max_len], jnp.int32)
-    init = jax.jit(self.model.init)  # One compile instead of one per op.
-    self.params = init(jax.random.PRNGKey(self.config.seed), dummy)["params"]
+    # One jitted init; rbg bits compile ~2x faster than threefry for the many initialisers.
+    init = jax.jit(self.model.init)
+    self.params = init(jax.random.key(self.config.seed, impl="unsafe_rbg"), dummy)["params"]
     return self.params
 
   def fit(self, sequences: Mapping[str, Sequence[str]],
