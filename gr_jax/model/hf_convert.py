@@ -1,0 +1,86 @@
+"""Copies gr_jax T5 parameters into a Hugging Face `T5ForConditionalGeneration` (baselines, checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gr_jax.model import t5
+
+
+def hf_config_kwargs(config: t5.T5Config) -> dict:
+  """`transformers.T5Config` kwargs describing the same network."""
+  if tuple(config.mlp_activations) != ("gelu", "linear"):
+    raise ValueError(f"only gated-gelu T5 maps to HF, got {config.mlp_activations}")
+  return dict(vocab_size=config.vocab_size, d_model=config.emb_dim, d_kv=config.head_dim,
+              d_ff=config.mlp_dim, num_layers=config.num_encoder_layers,
+              num_decoder_layers=config.num_decoder_layers, num_heads=config.num_heads,
+              relative_attention_num_buckets=config.relative_attention_num_buckets,
+              relative_attention_max_distance=config.relative_attention_max_distance,
+              dropout_rate=config.dropout_rate, layer_norm_epsilon=1e-6,
+              feed_forward_proj="gated-gelu", tie_word_embeddings=config.logits_via_embedding,
+              decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+
+
+def _attn(prefix: str, p: dict, out: dict) -> None:
+  e, h, d = np.asarray(p["query"]["kernel"]).shape
+  for ours, theirs in (("query", "q"), ("key", "k"), ("value", "v")):
+    out[f"{prefix}.{theirs}.weight"] = np.asarray(p[ours]["kernel"]).reshape(e, h * d).T
+  out[f"{prefix}.o.weight"] = np.asarray(p["out"]["kernel"]).reshape(h * d, e).T
+
+
+def _mlp(prefix: str, p: dict, out: dict) -> None:
+  out[f"{prefix}.wi_0.weight"] = np.asarray(p["wi_0"]["kernel"]).T
+  out[f"{prefix}.wi_1.weight"] = np.asarray(p["wi_1"]["kernel"]).T
+  out[f"{prefix}.wo.weight"] = np.asarray(p["wo"]["kernel"]).T
+
+
+def hf_state_dict(params: Any, config: t5.T5Config) -> dict[str, np.ndarray]:
+  """HF T5 v1.1 state dict (numpy float32) holding the same weights as `params` (unboxed)."""
+  enc, dec = params["encoder"], params["decoder"]
+  out = {"shared.weight": np.asarray(params["token_embedder"]["embedding"])}
+  out["encoder.embed_tokens.weight"] = out["shared.weight"]
+  out["decoder.embed_tokens.weight"] = out["shared.weight"]
+  for i in range(config.num_encoder_layers):
+    p, pre = enc[f"layers_{i}"], f"encoder.block.{i}.layer"
+    _attn(f"{pre}.0.SelfAttention", p["attention"], out)
+    out[f"{pre}.0.layer_norm.weight"] = np.asarray(p["pre_attention_layer_norm"]["scale"])
+    _mlp(f"{pre}.1.DenseReluDense", p["mlp"], out)
+    out[f"{pre}.1.layer_norm.weight"] = np.asarray(p["pre_mlp_layer_norm"]["scale"])
+  out["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"] = np.asarray(
+      enc["relpos_bias"]["rel_embedding"]).T
+  out["encoder.final_layer_norm.weight"] = np.asarray(enc["encoder_norm"]["scale"])
+  for i in range(config.num_decoder_layers):
+    p, pre = dec[f"layers_{i}"], f"decoder.block.{i}.layer"
+    _attn(f"{pre}.0.SelfAttention", p["self_attention"], out)
+    out[f"{pre}.0.layer_norm.weight"] = np.asarray(p["pre_self_attention_layer_norm"]["scale"])
+    _attn(f"{pre}.1.EncDecAttention", p["encoder_decoder_attention"], out)
+    out[f"{pre}.1.layer_norm.weight"] = np.asarray(p["pre_cross_attention_layer_norm"]["scale"])
+    _mlp(f"{pre}.2.DenseReluDense", p["mlp"], out)
+    out[f"{pre}.2.layer_norm.weight"] = np.asarray(p["pre_mlp_layer_norm"]["scale"])
+  out["decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"] = np.asarray(
+      dec["relpos_bias"]["rel_embedding"]).T
+  out["decoder.final_layer_norm.weight"] = np.asarray(dec["decoder_norm"]["scale"])
+  out["lm_head.weight"] = (out["shared.weight"] if config.logits_via_embedding
+                           else np.asarray(dec["logits_dense"]["kernel"]).T)
+  return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def to_hf_model(params: Any, config: t5.T5Config):
+  """A torch `T5ForConditionalGeneration` (eval mode) with the weights of `params`."""
+  import torch  # pylint: disable=g-import-not-at-top
+  import transformers  # pylint: disable=g-import-not-at-top
+
+  model = transformers.T5ForConditionalGeneration(transformers.T5Config(**hf_config_kwargs(config)))
+  state = {k: torch.from_numpy(v.copy()) for k, v in hf_state_dict(params, config).items()}
+  lm_head = state.pop("lm_head.weight")
+  missing, unexpected = model.load_state_dict(state, strict=False)
+  missing = [m for m in missing if not m.endswith(("embed_tokens.weight", "lm_head.weight"))]
+  if missing or unexpected:
+    raise ValueError(f"HF T5 state dict mismatch: missing {missing}, unexpected {unexpected}")
+  if not config.logits_via_embedding:
+    # transformers >= 5 always ties lm_head to the input embedding; T5 v1.1 does not.
+    model.lm_head = torch.nn.Linear(config.emb_dim, config.vocab_size, bias=False)
+    model.lm_head.weight = torch.nn.Parameter(lm_head)
+  return model.eval()

@@ -1,0 +1,514 @@
+"""Gin-configured sharded trainer (T5X style): seqio mixture -> jitted train step -> orbax checkpoints.
+
+    python -m gr_jax.train --gin_file=gin/tiger.gin \
+      --gin.MODEL_DIR="'/tmp/tiger'" --gin.DATA_DIR="'/data/beauty'" \
+      --gin.DATASET_NAME="'beauty'" --gin.TRAIN_STEPS=20000 \
+      --gin.TASK_FEATURE_LENGTHS="{'inputs': 256, 'targets': 8}"
+
+`gr-jax train` takes the same flags. MODEL_DIR receives `checkpoints/` (orbax;
+a rerun resumes from the last one with the same data position),
+`metrics.jsonl`, `tensorboard/` and `run_info.json` (read by `load_trained`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any, Mapping, Optional, Sequence
+
+import flax
+import flax.linen as nn
+import gin
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+import tqdm
+from clu import metric_writers
+
+from gr_jax import io_utils
+from gr_jax import partitioning
+from gr_jax import train_data
+from gr_jax.model import models
+from gr_jax.model import t5
+
+RUN_INFO = "run_info.json"
+CHECKPOINT_DIR = "checkpoints"
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
+# `python -m gr_jax.train` runs this file as __main__ and then imports gr_jax.train for
+# real; only that import registers the gin configurables (no duplicate registration).
+_configurable = (lambda fn: fn) if __name__ == "__main__" else gin.configurable(module="gr_jax.train")
+
+
+class NonFiniteLossError(RuntimeError):
+  """The training loss became NaN or Inf; training stopped before saving that state."""
+
+  def __init__(self, step: int, value: float, checkpoint_dir: str, last_good: Optional[int]):
+    self.step, self.value = step, value
+    kept = f"the last good checkpoint is step {last_good} in {checkpoint_dir}" if last_good \
+        is not None else "no checkpoint was written"
+    super().__init__(f"training loss is {value} at step {step}; stopped ({kept}). "
+                     "Lower the learning rate, enable clipping or check the data.")
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  opt_state: Any
+
+
+@_configurable
+def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str = "cosine",
+                   warmup_steps: int = 100, final_learning_rate_factor: float = 0.0,
+                   weight_decay: float = 0.01, b1: float = 0.9, b2: float = 0.999,
+                   eps: float = 1e-8, clip_norm: Optional[float] = 1.0):
+  """AdamW (decay on matrices only) with linear warmup then constant / cosine / linear / rsqrt.
+
+  Returns (optax transformation, learning-rate schedule).
+  """
+  lr, warmup = float(learning_rate), max(0, min(int(warmup_steps), int(train_steps) - 1))
+  final = lr * final_learning_rate_factor
+  decay_steps = max(1, int(train_steps) - warmup)
+  if schedule == "constant":
+    main = optax.constant_schedule(lr)
+  elif schedule == "cosine":
+    main = optax.cosine_decay_schedule(lr, decay_steps, alpha=final_learning_rate_factor)
+  elif schedule == "linear":
+    main = optax.linear_schedule(lr, final, decay_steps)
+  elif schedule == "rsqrt":  # T5: lr * sqrt(warmup / step) after warmup.
+    w = float(max(warmup, 1))
+    main = lambda s: lr * jnp.sqrt(w / (jnp.maximum(s, 0) + w))
+  else:
+    raise ValueError(f"unknown schedule {schedule!r}; use constant, cosine, linear or rsqrt")
+  sched = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup]) \
+      if warmup else main
+  decay_mask = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)
+  tx = optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=decay_mask)
+  if clip_norm:
+    tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
+  return tx, sched
+
+
+class JsonlWriter(metric_writers.MetricWriter):
+  """clu writer appending {"step", metric: value, ...} lines to a JSONL file."""
+
+  def __init__(self, path: str):
+    self.path = path
+
+  def write_scalars(self, step, scalars):
+    io_utils.append_jsonl(self.path, {"step": int(step), **{k: float(v) for k, v in scalars.items()}})
+
+  def write_summaries(self, step, values, metadata=None):
+    del step, values, metadata
+
+  def write_images(self, step, images):
+    del step, images
+
+  def write_videos(self, step, videos):
+    del step, videos
+
+  def write_audios(self, step, audios, *, sample_rate):
+    del step, audios, sample_rate
+
+  def write_texts(self, step, texts):
+    del step, texts
+
+  def write_histograms(self, step, arrays, num_buckets=None):
+    del step, arrays, num_buckets
+
+  def write_hparams(self, hparams):
+    del hparams
+
+  def flush(self):
+    pass
+
+  def close(self):
+    pass
+
+
+def _resolve_data(mixture_or_task_name, data_dir, dataset_name, method, tokenizer_run,
+                  register_kwargs) -> dict:
+  """Registers DATA_DIR's tasks (gr_jax_tasks) or takes a registered mixture; returns data info."""
+  info = {"data_dir": None, "dataset_name": None, "method": method, "tokenizer_run": tokenizer_run}
+  if data_dir:
+    import gr_jax_tasks  # pylint: disable=g-import-not-at-top
+    data_dir = os.path.abspath(data_dir)
+    dataset_name = dataset_name or os.path.basename(data_dir.rstrip("/"))
+    tokenizer_run = tokenizer_run or method
+    register_kwargs = dict(register_kwargs or {})
+    mixture = gr_jax_tasks.register_dataset(dataset_name, data_dir, method,
+                                            tokenizer_run=tokenizer_run, **register_kwargs)
+    info.update(data_dir=data_dir, dataset_name=dataset_name, tokenizer_run=tokenizer_run,
+                max_history=int(register_kwargs.get("max_history", 20)),
+                register_kwargs=register_kwargs)
+  elif mixture_or_task_name:
+    mixture = mixture_or_task_name
+  else:
+    raise ValueError("set DATA_DIR (+ DATASET_NAME, method) or MIXTURE_OR_TASK_NAME")
+  vocab = train_data.output_vocabulary(mixture)
+  info.update(mixture=mixture, vocab_dir=getattr(vocab, "vocab_dir", None), vocabulary=vocab)
+  return info
+
+
+def _global_rows(partitioner: partitioning.Partitioner, arr: np.ndarray) -> jax.Array:
+  """A global array from a host array every process holds in full (rows over 'data' if they divide)."""
+  spec = partitioner.data_sharding(arr.ndim) if arr.shape[0] % partitioner.data_size == 0 \
+      else partitioner.replicated
+  return jax.make_array_from_callback(arr.shape, spec, lambda idx: arr[idx])
+
+
+def _write_run_info(model_dir: str, info: dict) -> None:
+  if jax.process_index() == 0:
+    io_utils.atomic_write_json(os.path.join(model_dir, RUN_INFO), info)
+
+
+@_configurable
+def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
+          task_feature_lengths: Mapping[str, int] = gin.REQUIRED, *,
+          mixture_or_task_name: Optional[str] = None, data_dir: Optional[str] = None,
+          dataset_name: Optional[str] = None, method: str = "trialign",
+          tokenizer_run: Optional[str] = None, register_kwargs: Optional[Mapping] = None,
+          task_modules: Sequence[str] = (), batch_size: int = 32,
+          model_config: Optional[t5.T5Config] = None, seed: int = 0, shuffle: bool = True,
+          pack: bool = False, partitioner: Optional[partitioning.Partitioner] = None,
+          log_period: int = 50, eval_period: int = 500, eval_max_batches: int = 8,
+          checkpoint_period: int = 500, keep_checkpoints: int = 3,
+          alignment_batch_size: int = 64, progress: bool = True, tensorboard: bool = True,
+          stop_at_step: Optional[int] = None) -> dict:
+  """Trains (or resumes) an encoder-decoder on a seqio mixture; returns a summary dict.
+
+  Data: `data_dir` registers `<method>_<dataset_name>` with gr_jax_tasks, else
+  `mixture_or_task_name` must be registered (import it via `task_modules`).
+  The model is `models.EncoderDecoderModel` (gin: z_loss, label_smoothing,
+  alignment_weight ...) over `model_config` (gin: `T5Config`; vocab_size from
+  the vocabulary when unset). `stop_at_step` (tests) leaves abruptly at that
+  step, without a final checkpoint, as a killed job would. MODEL_DIR gets
+  `metrics.jsonl` always and `tensorboard/` event files with `tensorboard`.
+  """
+  t_start = time.time()
+  os.makedirs(model_dir, exist_ok=True)
+  for module in task_modules:
+    importlib.import_module(module)
+  data = _resolve_data(mixture_or_task_name, data_dir, dataset_name, method, tokenizer_run,
+                       register_kwargs)
+  vocab = data.pop("vocabulary")
+  config = model_config or t5.T5Config()
+  if not config.vocab_size:
+    config = t5.T5Config.from_dict({**config.to_dict(),
+                                    "vocab_size": train_data.padded_vocab_size(vocab)})
+  elif config.vocab_size < vocab.vocab_size:
+    raise ValueError(f"T5Config.vocab_size={config.vocab_size} < vocabulary size {vocab.vocab_size}")
+  model = models.EncoderDecoderModel(config=config, input_vocabulary=vocab, output_vocabulary=vocab)
+  partitioner = partitioner or partitioning.Partitioner()
+  local_bs = partitioner.local_batch_size(batch_size)
+  lengths = {k: int(v) for k, v in dict(task_feature_lengths).items()}
+
+  pairs, n_align = None, 0
+  if model.alignment_weight:
+    if not data["data_dir"]:
+      raise ValueError("the alignment loss reads sids.json: set DATA_DIR")
+    from gr_jax import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
+    pairs = train_data.AlignmentPairs.from_sids_file(
+        vocab_lib.sids_path(data["data_dir"], data["tokenizer_run"]), vocab)
+    n_align = min(alignment_batch_size, len(pairs))
+
+  tx, lr_fn = make_optimizer(train_steps)
+  init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
+
+  def init_boxed(rng):
+    return model.init_boxed_params(rng, lengths["inputs"], lengths["targets"])
+
+  def init_state(rng):
+    params = nn.meta.unbox(init_boxed(rng))
+    return TrainState(step=jnp.zeros([], jnp.int32), params=params, opt_state=tx.init(params))
+
+  with partitioner.context():
+    boxed = jax.eval_shape(init_boxed, init_rng)
+    abstract = jax.eval_shape(init_state, init_rng)
+  param_sh = partitioner.boxed_shardings(boxed)
+  opt_sh = optax.tree_map_params(tx, lambda _, s: s, abstract.opt_state, param_sh,
+                                 transform_non_params=lambda _: partitioner.replicated)
+  state_sh = TrainState(step=partitioner.replicated, params=param_sh, opt_state=opt_sh)
+
+  ckpt_dir = os.path.join(os.path.abspath(model_dir), CHECKPOINT_DIR)
+  manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(
+      max_to_keep=keep_checkpoints, create=True, enable_async_checkpointing=True))
+  start = manager.latest_step()
+  if start is not None:
+    target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                          abstract, state_sh)
+    restored = manager.restore(start, args=ocp.args.Composite(
+        params=ocp.args.StandardRestore(target.params),
+        opt_state=ocp.args.StandardRestore(target.opt_state)))
+    state = TrainState(step=jax.device_put(jnp.asarray(start, jnp.int32), partitioner.replicated),
+                       params=restored.params, opt_state=restored.opt_state)
+    logging.info("resumed from %s step %d", ckpt_dir, start)
+  else:
+    with partitioner.context():
+      state = jax.jit(init_state, out_shardings=state_sh)(init_rng)
+  step = int(start or 0)
+
+  def train_step(state: TrainState, batch):
+    rng = jax.random.fold_in(dropout_rng, state.step)
+    (_, metrics), grads = jax.value_and_grad(model.loss_fn, has_aux=True)(state.params, batch, rng)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = dict(metrics, grad_norm=optax.global_norm(grads), learning_rate=lr_fn(state.step))
+    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  p_train_step = jax.jit(train_step, out_shardings=(state_sh, partitioner.replicated),
+                         donate_argnums=(0,))
+  p_eval = jax.jit(model.eval_sums, out_shardings=partitioner.replicated)
+  tasks = train_data.task_names(data["mixture"])
+  eval_cache: dict[str, list] = {}
+
+  def evaluate(params) -> dict:
+    out, losses = {}, []
+    for task in tasks:
+      if task not in eval_cache:
+        eval_cache[task] = train_data.eval_batches(task, lengths, local_bs, eval_max_batches)
+      if not eval_cache[task]:
+        continue
+      sums = None
+      with partitioner.context():
+        for b in eval_cache[task]:
+          s = p_eval(params, partitioner.shard_batch(b))
+          sums = s if sums is None else jax.tree.map(jnp.add, sums, s)
+      s = jax.device_get(sums)
+      loss = float(s["loss_sum"] / max(s["weight_sum"], 1.0))
+      losses.append(loss)
+      out[f"valid/{task}/loss"] = loss
+      out[f"valid/{task}/accuracy"] = float(s["correct_sum"] / max(s["weight_sum"], 1.0))
+      out[f"valid/{task}/sequence_accuracy"] = float(
+          s["sequences_correct"] / max(s["num_sequences"], 1.0))
+    if losses:
+      out["valid/loss"] = float(np.mean(losses))
+    return out
+
+  lead = jax.process_index() == 0
+  writers = [JsonlWriter(os.path.join(model_dir, METRICS_FILE))] if lead else []
+  if tensorboard:
+    writers.append(metric_writers.create_default_writer(
+        os.path.join(model_dir, TENSORBOARD_DIR), just_logging=not lead, asynchronous=False))
+  writer = metric_writers.MultiWriter(writers)
+  previous = {}
+  if os.path.exists(os.path.join(model_dir, RUN_INFO)):
+    with open(os.path.join(model_dir, RUN_INFO), encoding="utf-8") as f:
+      previous = json.load(f)
+  run_info = dict(data, task_feature_lengths=lengths, model_config=config.to_dict(),
+                  model_hparams=model.hparams(), batch_size=batch_size, seed=seed,
+                  train_steps=train_steps, step=step, status="running",
+                  train_time_s=previous.get("train_time_s"), gin_config=gin.config_str(),
+                  mesh=dict(partitioner.mesh.shape), num_devices=jax.device_count())
+  _write_run_info(model_dir, run_info)
+
+  batches = train_data.train_batches(data["mixture"], lengths, local_bs, seed, shuffle, pack, step)
+  pbar = tqdm.tqdm(total=train_steps, initial=step, desc="train", dynamic_ncols=True,
+                   disable=not progress or not lead)
+  window, pending, last_saved = [], None, start
+  summary = {"loss": None, "valid": {}}
+  t_log, step_log, tokens_log = time.time(), step, 0
+
+  def check(at_step, metrics):
+    value = float(metrics["loss"])
+    if not np.isfinite(value):
+      manager.wait_until_finished()
+      raise NonFiniteLossError(at_step, value, ckpt_dir, manager.latest_step())
+
+  try:
+    while step < train_steps:
+      if stop_at_step is not None and step >= stop_at_step:
+        manager.wait_until_finished()
+        return dict(summary, step=step, stopped=True)
+      local = next(batches)
+      tokens_log += int(np.count_nonzero(local["encoder_input_tokens"])
+                        + np.count_nonzero(local["decoder_target_tokens"])) * jax.process_count()
+      batch = partitioner.shard_batch(local)
+      if pairs is not None:
+        batch.update({k: _global_rows(partitioner, v)
+                      for k, v in pairs.sample(step, n_align, seed).items()})
+      with partitioner.context():
+        state, metrics = p_train_step(state, batch)
+      step += 1
+      if pending is not None:
+        check(*pending)  # The previous step's loss: already computed, no pipeline stall.
+      pending = (step, metrics)
+      window.append(metrics)
+      pbar.update(1)
+      if step % checkpoint_period == 0 or step == train_steps:
+        check(step, metrics)
+        manager.save(step, args=ocp.args.Composite(
+            params=ocp.args.StandardSave(state.params),
+            opt_state=ocp.args.StandardSave(state.opt_state)))
+        last_saved = step
+        run_info.update(step=step, last_checkpoint=step, train_time_s=(
+            previous.get("train_time_s") or 0.0) + time.time() - t_start)
+        _write_run_info(model_dir, run_info)
+      if step % log_period == 0 or step == train_steps:
+        host = jax.device_get(window)
+        for i, m in enumerate(host):
+          if not np.isfinite(m["loss"]):
+            manager.wait_until_finished()
+            raise NonFiniteLossError(step - len(host) + 1 + i, float(m["loss"]), ckpt_dir,
+                                     manager.latest_step())
+        elapsed = max(time.time() - t_log, 1e-9)
+        scalars = {f"train/{k}": float(np.mean([m[k] for m in host])) for k in host[-1]}
+        scalars["train/steps_per_s"] = (step - step_log) / elapsed
+        scalars["train/tokens_per_s"] = tokens_log / elapsed
+        writer.write_scalars(step, scalars)
+        summary["loss"] = scalars["train/loss"]
+        pbar.set_postfix(loss=f"{scalars['train/loss']:.4f}",
+                         steps_s=f"{scalars['train/steps_per_s']:.1f}", refresh=False)
+        window, t_log, step_log, tokens_log = [], time.time(), step, 0
+      if eval_period and (step % eval_period == 0 or step == train_steps):
+        summary["valid"] = evaluate(state.params)
+        if summary["valid"]:
+          writer.write_scalars(step, summary["valid"])
+        t_log = time.time()  # Keep eval time out of steps/s.
+  finally:
+    pbar.close()
+    writer.flush()
+    manager.wait_until_finished()
+    manager.close()
+
+  session = time.time() - t_start
+  run_info.update(step=step, status="done", gin_config=gin.operative_config_str(),
+                  train_time_s=(previous.get("train_time_s") or 0.0) + session,
+                  last_checkpoint=last_saved)
+  _write_run_info(model_dir, run_info)
+  return dict(summary, step=step, train_time_s=run_info["train_time_s"], stopped=False)
+
+
+def load_trained(model_dir: str, step: Optional[int] = None):
+  """(EncoderDecoderModel, params on the default device, run_info) of a trained MODEL_DIR."""
+  path = os.path.join(model_dir, RUN_INFO)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: not a trained model directory (no {RUN_INFO})")
+  with open(path, encoding="utf-8") as f:
+    try:
+      info = json.load(f)
+    except ValueError as e:
+      raise io_utils.BadInputError(path, None, None, f"not valid JSON ({e})") from e
+  for field in ("model_config", "model_hparams"):
+    if not isinstance(info.get(field), dict):
+      raise io_utils.BadInputError(path, None, field, "missing or not an object")
+  config = t5.T5Config.from_dict(dict(info["model_config"], t5x_params_axes=False))
+  vocab = None
+  if info.get("vocab_dir"):
+    from gr_jax import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
+    try:
+      vocab = vocab_lib.load_vocabulary(info["vocab_dir"])
+    except (OSError, ValueError) as e:
+      logging.warning("could not load the vocabulary of %s: %s", model_dir, e)
+  model = models.EncoderDecoderModel(config, **info["model_hparams"], input_vocabulary=vocab,
+                                     output_vocabulary=vocab)
+  abstract = jax.eval_shape(model.init_params, jax.random.PRNGKey(0))
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device), abstract)
+  ckpt_dir = os.path.join(os.path.abspath(model_dir), CHECKPOINT_DIR)
+  manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(create=False))
+  try:
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(f"{ckpt_dir}: no checkpoint")
+    restored = manager.restore(step, args=ocp.args.Composite(
+        params=ocp.args.StandardRestore(target)))
+  finally:
+    manager.close()
+  info["restored_step"] = int(step)
+  return model, restored.params, info
+
+
+# ---- command line -----------------------------------------------------------------------------
+def rewrite_gin_args(argv: Sequence[str]) -> list[str]:
+  """T5X-style `--gin.NAME=VALUE` -> `--gin NAME=VALUE`."""
+  out = []
+  for arg in argv:
+    if arg.startswith("--gin.") and "=" in arg:
+      out += ["--gin", arg[len("--gin."):]]
+    else:
+      out.append(arg)
+  return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """Flags of `gr-jax train` (and `python -m gr_jax.train`)."""
+  parser.add_argument("--gin_file", action="append", default=[],
+                      help="Gin file (repeatable); looked up in --gin_search_paths and gin/.")
+  parser.add_argument("--gin", "--gin_bindings", dest="gin_bindings", action="append", default=[],
+                      metavar="NAME=VALUE",
+                      help="Gin binding (repeatable), e.g. --gin.TRAIN_STEPS=1000 or "
+                           "--gin MODEL_DIR=\"'/tmp/m'\" (strings need inner quotes).")
+  parser.add_argument("--gin_search_paths", action="append", default=[],
+                      help="Extra directories for gin files and includes.")
+  original = parser.parse_known_args
+
+  def parse_known_args(args=None, namespace=None):
+    return original(rewrite_gin_args(sys.argv[1:] if args is None else args), namespace)
+
+  parser.parse_known_args = parse_known_args  # Accept --gin.NAME=VALUE like T5X.
+
+
+def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
+              search_paths: Sequence[str] = ()) -> None:
+  """Parses gin files/bindings after registering every gr_jax configurable."""
+  try:
+    import gr_jax_tasks  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    pass
+  for path in list(search_paths) + [os.getcwd(), GIN_DIR]:
+    if path not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+      gin.add_config_file_search_path(path)
+  quiet = _DropGinSearchMisses()
+  logging.getLogger().addFilter(quiet)  # gin logs an ERROR for every search path it tries.
+  try:
+    gin.parse_config_files_and_bindings(list(gin_files), list(bindings))
+  finally:
+    logging.getLogger().removeFilter(quiet)
+
+
+class _DropGinSearchMisses(logging.Filter):
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Path not found")
+
+
+def main(args) -> int:
+  """Runs `train()` as configured by gin flags; 1 on a non-finite loss."""
+  partitioning.maybe_initialize_distributed()
+  parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
+  try:
+    import gr_jax_tasks  # pylint: disable=g-import-not-at-top
+    gr_jax_tasks.register_configured(raise_errors=False)
+  except ImportError:
+    pass
+  try:
+    summary = train()
+  except NonFiniteLossError as e:
+    print(f"gr-jax train: {e}", file=sys.stderr)
+    return 1
+  if jax.process_index() == 0:
+    print(json.dumps({k: v for k, v in summary.items() if k != "valid"}))
+  return 0
+
+
+def _cli() -> int:
+  parser = argparse.ArgumentParser(prog="python -m gr_jax.train", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  add_arguments(parser)
+  return main(parser.parse_args())
+
+
+if __name__ == "__main__":
+  logging.basicConfig(level=logging.INFO)
+  from gr_jax import train as _lib  # pylint: disable=g-import-self
+  sys.exit(_lib._cli())  # pylint: disable=protected-access

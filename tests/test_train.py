@@ -1,0 +1,185 @@
+"""Tests for gr_jax.train: loss goes down, files, resume position, non-finite stop, CLI + gin runs."""
+
+import argparse
+import json
+import os
+import sys
+
+import gin
+import jax
+import numpy as np
+import pytest
+
+from gr_jax import io_utils
+from gr_jax import train
+from gr_jax import train_data
+from gr_jax.model import t5
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_testing_tasks as tt  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+TINY = t5.T5Config(emb_dim=32, num_heads=2, head_dim=16, mlp_dim=64, num_encoder_layers=1,
+                   num_decoder_layers=1, dropout_rate=0.0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _xla_cache(tmp_path_factory):
+  with tt.compilation_cache(tmp_path_factory.mktemp("xla_cache")):
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_gin():
+  gin.clear_config()
+  yield
+  gin.clear_config()
+
+
+def run(model_dir, steps, **kw):
+  """train() on the byte-level copy/reverse mixture with a tiny T5."""
+  args = dict(model_dir=str(model_dir), train_steps=steps, task_feature_lengths=tt.FEATURE_LENGTHS,
+              mixture_or_task_name=tt.MIXTURE, batch_size=16, model_config=TINY, log_period=10,
+              eval_period=0, checkpoint_period=10, progress=False, tensorboard=False)
+  args.update(kw)
+  return train.train(**args)
+
+
+def metrics(model_dir):
+  return [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, train.METRICS_FILE))]
+
+
+def lr(value, warmup=5):
+  gin.bind_parameter("gr_jax.train.make_optimizer.learning_rate", value)
+  gin.bind_parameter("gr_jax.train.make_optimizer.warmup_steps", warmup)
+
+
+LR = 3e-3
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, _xla_cache):
+  gin.clear_config()
+  lr(LR)
+  model_dir = tmp_path_factory.mktemp("trained")
+  summary = run(model_dir, 40, eval_period=40, tensorboard=True)
+  gin.clear_config()
+  return str(model_dir), summary
+
+
+def test_loss_decreases_and_metrics_jsonl(trained):
+  model_dir, summary = trained
+  rows = [r for r in metrics(model_dir) if "train/loss" in r]
+  assert [r["step"] for r in rows] == [10, 20, 30, 40]
+  assert rows[-1]["train/loss"] < 0.7 * rows[0]["train/loss"]
+  assert rows[-1]["train/accuracy"] > rows[0]["train/accuracy"]
+  for r in rows:
+    assert r["train/steps_per_s"] > 0 and r["train/num_tokens"] > 0
+    assert r["train/learning_rate"] > 0 and np.isfinite(r["train/grad_norm"])
+  valid = [r for r in metrics(model_dir) if "valid/loss" in r]
+  assert len(valid) == 1 and valid[0]["step"] == 40
+  assert set(valid[0]) >= {"valid/gr_test_copy/loss", "valid/gr_test_reverse/accuracy"}
+  assert summary["step"] == 40 and not summary["stopped"]
+  assert os.listdir(os.path.join(model_dir, train.TENSORBOARD_DIR))  # Event files.
+
+
+def test_run_info_and_load_trained_round_trip(trained):
+  model_dir, _ = trained
+  with open(os.path.join(model_dir, train.RUN_INFO)) as f:
+    info = json.load(f)
+  assert info["status"] == "done" and info["step"] == 40 and info["last_checkpoint"] == 40
+  assert info["mixture"] == tt.MIXTURE and info["task_feature_lengths"] == tt.FEATURE_LENGTHS
+  assert info["model_config"]["vocab_size"] == 384  # 259 byte ids rounded up to 128s.
+  assert info["train_time_s"] > 0 and "make_optimizer.learning_rate = 0.003" in info["gin_config"]
+  kept = sorted(int(s) for s in os.listdir(os.path.join(model_dir, train.CHECKPOINT_DIR)))
+  assert kept == [20, 30, 40]  # keep_checkpoints=3
+  model, params, loaded = train.load_trained(model_dir)
+  assert loaded["restored_step"] == 40 and model.config.emb_dim == 32
+  # The restored parameters reproduce the validation loss the trainer logged at step 40.
+  task = "gr_test_copy"
+  sums = None
+  for b in train_data.eval_batches(task, tt.FEATURE_LENGTHS, 16, 8):
+    s = jax.device_get(jax.jit(model.eval_sums)(params, b))
+    sums = s if sums is None else {k: sums[k] + s[k] for k in s}
+  logged = [r for r in metrics(model_dir) if "valid/loss" in r][0][f"valid/{task}/loss"]
+  np.testing.assert_allclose(sums["loss_sum"] / sums["weight_sum"], logged, rtol=1e-5)
+  _, params20, _ = train.load_trained(model_dir, step=20)
+  assert not np.allclose(params20["decoder"]["logits_dense"]["kernel"],
+                         params["decoder"]["logits_dense"]["kernel"])
+
+
+def test_resume_continues_from_checkpoint_with_same_data_position(trained, tmp_path):
+  straight, _ = trained
+  lr(LR)
+  out = run(tmp_path, 40, eval_period=40, stop_at_step=25)  # "Killed" at 25: last checkpoint 20.
+  assert out["stopped"] and out["step"] == 25
+  with open(tmp_path / train.RUN_INFO) as f:
+    info = json.load(f)
+  assert info["status"] == "running" and info["last_checkpoint"] == 20
+  run(tmp_path, 40, eval_period=40)
+  a, b = metrics(straight), metrics(tmp_path)
+  # Steps 21-25 ran twice (lost with the kill); from the checkpoint on, the resumed run
+  # sees the same batches in the same order: identical losses and parameters.
+  assert [r["step"] for r in a] == [r["step"] for r in b] == [10, 20, 30, 40, 40]
+  for want, got in zip(a, b):
+    assert set(want) == set(got)
+    for k in want:
+      if "per_s" not in k:
+        np.testing.assert_allclose(got[k], want[k], rtol=2e-5, err_msg=k)
+  _, pa, _ = train.load_trained(straight)
+  _, pb, _ = train.load_trained(str(tmp_path))
+  jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), pa, pb)
+  with open(tmp_path / train.RUN_INFO) as f:
+    info = json.load(f)
+  assert info["status"] == "done" and info["step"] == 40
+
+
+def test_non_finite_loss_stops_with_step_and_last_good_checkpoint(tmp_path):
+  lr(1e9, warmup=0)  # No clipping: the first updates explode the weights.
+  gin.bind_parameter("gr_jax.train.make_optimizer.clip_norm", None)
+  gin.bind_parameter("gr_jax.train.make_optimizer.schedule", "constant")
+  with pytest.raises(train.NonFiniteLossError) as err:
+    run(tmp_path, 50, checkpoint_period=1)
+  e = err.value
+  assert e.step >= 2 and not np.isfinite(e.value)
+  assert f"at step {e.step}" in str(e)
+  assert f"last good checkpoint is step {e.step - 1}" in str(e)
+  kept = sorted(int(s) for s in os.listdir(tmp_path / train.CHECKPOINT_DIR) if s.isdigit())
+  assert kept[-1] == e.step - 1  # Nothing of the non-finite state was saved.
+  _, params, _ = train.load_trained(str(tmp_path))
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))
+
+
+def test_non_finite_loss_error_without_checkpoint():
+  e = train.NonFiniteLossError(7, float("nan"), "/m/checkpoints", None)
+  assert e.step == 7 and "at step 7" in str(e) and "no checkpoint was written" in str(e)
+
+
+def test_make_optimizer_schedules():
+  for schedule in ("constant", "cosine", "linear", "rsqrt"):
+    _, sched = train.make_optimizer(100, learning_rate=1.0, warmup_steps=10, schedule=schedule)
+    assert float(sched(0)) == 0.0 and abs(float(sched(10)) - 1.0) < 1e-6
+    assert float(sched(5)) == pytest.approx(0.5)
+  _, cos = train.make_optimizer(100, learning_rate=1.0, warmup_steps=10, schedule="cosine")
+  assert float(cos(100)) == pytest.approx(0.0, abs=1e-6)
+  with pytest.raises(ValueError, match="unknown schedule"):
+    train.make_optimizer(10, schedule="step")
+
+
+def test_rewrite_gin_args_and_parser():
+  parser = argparse.ArgumentParser()
+  train.add_arguments(parser)
+  args = parser.parse_args(["--gin_file", "gin/tiger.gin", "--gin.TRAIN_STEPS=5",
+                            "--gin.MODEL_DIR='/tmp/x'", "--gin", "SEED=3"])
+  assert args.gin_file == ["gin/tiger.gin"]
+  assert args.gin_bindings == ["TRAIN_STEPS=5", "MODEL_DIR='/tmp/x'", "SEED=3"]
+
+
+def test_load_trained_errors(tmp_path):
+  with pytest.raises(FileNotFoundError, match="not a trained model directory"):
+    train.load_trained(str(tmp_path))
+  (tmp_path / train.RUN_INFO).write_text("{broken")
+  with pytest.raises(io_utils.BadInputError, match="run_info.json"):
+    train.load_trained(str(tmp_path))
+  (tmp_path / train.RUN_INFO).write_text(json.dumps({"model_config": {}}))
+  with pytest.raises(io_utils.BadInputError, match="model_hparams"):
+    train.load_trained(str(tmp_path))
