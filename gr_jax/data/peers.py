@@ -19,6 +19,7 @@ peer targets {user: (valid target, test target)} read from the peer's split file
 from __future__ import annotations
 
 import ast
+import collections
 import csv
 import glob
 import json
@@ -168,14 +169,57 @@ def _unisrec_text_items(raw_dir: str, dataset: str, text_file: str,
       bad.handle(io_utils.BadInputError(text_file, line, "text", "expected item_id and text columns"))
       continue
     by_raw[rec["item_id"]] = rec["text"]
+  texts = {raw: preprocess.clean_text(t) for raw, t in by_raw.items()}
+  root = _category_root(texts.values())
   items = {}
   ids = raw_of.items() if raw_of is not None else ((k, k) for k in by_raw)
   for idx, raw in ids:
-    text = preprocess.clean_text(by_raw.get(raw, ""))
-    # UniSRec text = "title. categories. brand." -> the title is the first sentence.
-    title, _, rest = text.partition(". ")
-    items[idx] = schema.Item(item_id=idx, title=title.strip(" ."), description=rest.strip())
+    title, categories, brand = split_unisrec_text(texts.get(raw, ""), root)
+    # No description in UniSRec text: the text after the title (categories and brand,
+    # what UniSRec itself embeds) stands in for it.
+    items[idx] = schema.Item(item_id=idx, title=title, brand=brand,
+                             description=". ".join(p for p in (categories, brand) if p),
+                             categories=[categories] if categories else [])
   return items
+
+
+def _category_root(texts) -> Optional[str]:
+  """The top category most texts share (their middle segment starts with it), if any."""
+  counts, n = collections.Counter(), 0
+  for text in texts:
+    parts = text.rstrip(" .").rsplit(". ", 2)
+    if len(parts) == 3 and parts[1]:
+      counts[" ".join(parts[1].split()[:3])] += 1
+    n += 1
+  if not counts:
+    return None
+  root, hits = counts.most_common(1)[0]
+  return root if hits > n / 2 else None
+
+
+def split_unisrec_text(text: str, root: Optional[str] = None) -> tuple[str, str, str]:
+  """UniSRec item text "title. categories. brand." -> (title, categories, brand).
+
+  Titles may contain ". " themselves, so the title ends where the category segment
+  starts: at ". <root>" (the top category most items share), at ". . " (no categories),
+  or else before the last two segments.
+  """
+  body = text.strip().rstrip(".").strip()
+  cut = body.find(". " + root) if root else -1
+  if cut < 0:
+    cut = body.find(". . ")
+  if cut >= 0:
+    title, rest = body[:cut], body[cut + 2:]
+    categories, _, brand = rest.rpartition(". ")
+    if not categories and rest.startswith(". "):
+      categories, brand = "", rest[2:]
+  else:
+    parts = body.rsplit(". ", 2)
+    parts = [""] * (3 - len(parts)) + parts if len(parts) < 3 else parts
+    if len(body.split(". ")) < 3:  # Only a title (and maybe one more segment).
+      return body.split(". ")[0].strip(" ."), "", ""
+    title, categories, brand = parts
+  return title.strip(" ."), categories.strip(" ."), brand.strip(" .")
 
 
 # ----------------------------------------------------------------------------- LC-Rec

@@ -181,3 +181,20 @@ def test_import_sids_writes_a_valid_tokenizer_run(tmp_path):
   assert doc["run"] == "lcrec" and sids_lib.sid_strings(doc, "text") == {
       "1": "<a_0><b_1><c_2>", "2": "<a_0><b_1><c_3>"}
   assert doc["modalities"]["text"]["codebook_sizes"] == [6, 2, 4]
+
+
+def test_unisrec_text_split_keeps_titles_with_inner_full_stops(scientific):
+  _, (_, items, _) = scientific
+  root = "Industrial & Scientific"
+  assert peers.split_unisrec_text(
+      "Acme Co. Drill Bit, 5 mm. Industrial & Scientific Power Tools. Acme Co. ", root) == (
+          "Acme Co. Drill Bit, 5 mm", "Industrial & Scientific Power Tools", "Acme Co")
+  assert peers.split_unisrec_text("Fan, 24 Diameter, 120 Volt. . TPI. ", root) == (
+      "Fan, 24 Diameter, 120 Volt", "", "TPI")
+  assert peers.split_unisrec_text("Only a title", root) == ("Only a title", "", "")
+  item = items["0"]
+  assert item.brand == "eSUN" and item.categories[0].startswith(root)
+  assert item.title.endswith("and all FDM 3D Printers") and item.description.endswith("eSUN")
+  # 147 real titles contain ". " (e.g. "... 2 oz. Tube"); a first-sentence rule would cut them.
+  assert sum(". " in it.title for it in items.values()) == 147
+  assert items["3"].title != "" and any(it.title.endswith("2 oz. Tube") for it in items.values())
