@@ -28,12 +28,16 @@ from gr_jax.data import schema
 
 SOURCES = ("synthetic", "amazon2014", "amazon2018", "lcrec", "recbole", "minionerec")
 DONE_MARKER = "prepare_done.json"
+# Bumped when preprocessing changes what a given set of arguments produces, so a
+# finished dir from older code is prepared again instead of being skipped.
+PREPARE_VERSION = 2
 
 
 def _signature(args) -> dict:
   keys = ("source", "raw_dir", "category", "dataset", "items", "users", "seed", "image_size",
           "kcore", "max_history", "max_users", "import_sids", "sid_run", "on_bad_line", "untitled")
   sig = {k: getattr(args, k, None) for k in keys}
+  sig["prepare_version"] = PREPARE_VERSION
   for k in ("raw_dir", "import_sids"):
     if sig[k]:
       sig[k] = os.path.abspath(sig[k])
