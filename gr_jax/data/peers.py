@@ -3,7 +3,8 @@
 So a user can compare with a peer on identical data and splits:
   lcrec       LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [item, ...]} (chronological;
               the peer's leave-one-out is by position, like ours), items in <D>.item.json
-              {item: {"title", "description", ...}}, SIDs in <D>.index*.json
+              {item: {"title", "description", ...}}, optional <D>.item2id (asin<TAB>id,
+              checked against the interactions), SIDs in <D>.index*.json
               {item: ["<a_1>", "<b_2>", ...]} (import with --import_sids).
   recbole     RecBole / UniSRec atomic files: <D>.{train,valid,test}.inter (user_id,
               item_id_list, item_id) or <D>.inter (user_id, item_id, timestamp).
@@ -236,6 +237,13 @@ def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = 
       bad.handle(io_utils.BadInputError(inter_path, None, str(user), "expected a list of item ids"))
       continue
     sequences[str(user)] = [str(i) for i in items]
+  id_map = os.path.join(raw_dir, f"{dataset}.item2id")
+  if os.path.exists(id_map):  # `asin<TAB>id`: every id of the interactions must be in it.
+    known = _index_map(id_map, bad)
+    unknown = sorted({i for s in sequences.values() for i in s} - set(known))
+    if unknown:
+      bad.handle(io_utils.BadInputError(id_map, None, "item_id", f"{len(unknown)} item ids of "
+                                        f"{dataset}.inter.json are not in it (e.g. {unknown[:3]})"))
   items, _ = peer_items(raw_dir, dataset, bad)
   return sequences, items, {}
 

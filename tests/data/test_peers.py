@@ -94,6 +94,10 @@ def test_lcrec_tiny_item_json_and_unknown_item_policy(tmp_path):
   with pytest.raises(io_utils.BadInputError, match="no item record") as e:
     preprocess.placeholder_titles(seqs, items, "D", preprocess.BadLines())
   assert e.value.field == "item_id" and "'3'" in str(e.value)
+  (tmp_path / "D.item2id").write_text("B01\t1\nB02\t2\n")
+  with pytest.raises(io_utils.BadInputError, match="not in it") as e:
+    peers.load_lcrec(str(tmp_path), "D")
+  assert e.value.path.endswith("D.item2id") and "'3'" in str(e.value)
   bad = preprocess.BadLines("skip")
   kept, counts = preprocess.placeholder_titles(seqs, items, "D", bad)
   assert kept == {"7": ["1", "2"], "8": ["2", "1"]} and items["2"].title == "Item 2"
