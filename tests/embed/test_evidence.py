@@ -72,6 +72,9 @@ def tiny_spaces(tmp_path_factory, catalog_factory):
   return _embed(root, catalog_factory(root, seed=3))
 
 
+# The synthetic-catalog evidence costs ~40 s (128 generated images + many MiniLM length buckets);
+# the tiny catalog below checks the same two invariants in the default run.
+@pytest.mark.slow
 def test_synthetic_shared_factors_closer_in_fused_space(synthetic_spaces):
   arrays, labels, factors = synthetic_spaces
   for factor in factors["shared_factors"]:
@@ -79,6 +82,7 @@ def test_synthetic_shared_factors_closer_in_fused_space(synthetic_spaces):
     assert margin > MIN_SHARED_MARGIN, (factor, margin)
 
 
+@pytest.mark.slow
 def test_synthetic_fused_separates_image_only_factors_better_than_text(synthetic_spaces):
   arrays, labels, factors = synthetic_spaces
   assert set(factors["image_only_factors"]) == {"colour", "pattern"}
