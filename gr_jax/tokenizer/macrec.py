@@ -9,7 +9,8 @@ _NEG = -1e9
 
 
 def _normalize(x_NxD):
-  return x_NxD / jnp.maximum(jnp.linalg.norm(x_NxD, axis=-1, keepdims=True), 1e-8)
+  # rsqrt(|x|^2 + eps): finite gradient at x = 0 (a residual a codeword matched exactly).
+  return x_NxD * jax.lax.rsqrt(jnp.sum(x_NxD * x_NxD, axis=-1, keepdims=True) + 1e-12)
 
 
 def pseudo_label_infonce(r_BxD: jax.Array, labels_B: jax.Array, temperature: float,

@@ -193,6 +193,8 @@ def config_from_gin(gin_files: Sequence[str], bindings: Sequence[str], seed: Opt
 def main(args) -> int:
   """Entry point of `gr-jax tokenize`."""
   logging.basicConfig(level=logging.INFO, format="%(message)s")
+  for noisy in ("absl", "orbax", "jax"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
   cfg = config_from_gin(args.gin_file, args.gin_bindings, args.seed, args.run)
   try:
     report = tokenize(args.data, cfg, args.out_dir, progress=not args.no_progress)

@@ -156,7 +156,7 @@ def init_ema(params) -> dict:
 
 
 def make_train_step(cfg: TokenizerConfig, models: Mapping[str, rqvae.RQVAE], optimizer):
-  """Jitted step(state, batch, labels, rng) -> (state, metrics)."""
+  """Jitted step(state, batch, labels, rng, step_index) -> (state, metrics)."""
   mods = list(cfg.modalities)
 
   def loss_fn(params, batch, labels, rng):
@@ -192,7 +192,8 @@ def make_train_step(cfg: TokenizerConfig, models: Mapping[str, rqvae.RQVAE], opt
     metrics["loss"] = total
     return total, (metrics, {m: (o["codes_NxL"], o["residuals_LxNxD"]) for m, o in outs.items()})
 
-  def step(state, batch, labels, rng):
+  def step(state, batch, labels, rng, step_index):
+    rng = jax.random.fold_in(rng, step_index)
     grads, (metrics, codes) = jax.grad(loss_fn, has_aux=True)(state["params"], batch, labels, rng)
     if cfg.ema:
       grads = {m: dict(g, quantizer=jax.tree.map(jnp.zeros_like, g["quantizer"]))
@@ -345,7 +346,7 @@ def train(cfg: TokenizerConfig, data: Mapping[str, np.ndarray], ckpt_dir: Option
     batch = {m: jnp.asarray(data[m][idx]) for m in cfg.modalities}
     if pseudo_labels is not None:
       labels = {m: jnp.asarray(pseudo_labels[m][idx]) for m in pseudo_labels}
-    state, metrics = step_fn(state, batch, labels, jax.random.fold_in(rng, step))
+    state, metrics = step_fn(state, batch, labels, rng, np.int32(step))
     done = step + 1
     if done % 50 == 0 or done == total:
       row = {k: float(v) for k, v in jax.device_get(metrics).items()}

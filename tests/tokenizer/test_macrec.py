@@ -81,3 +81,11 @@ def test_contrastive_terms_lower_cross_modal_disagreement():
   with_con = _level_disagreement((0.0, 0.0, 0.1, 0.1), 0.001, data, pseudo)
   without = _level_disagreement((0.0, 0.0, 0.0, 0.0), 0.0, data, pseudo)
   assert with_con < without - 0.05, (with_con, without)
+
+
+def test_gradients_are_finite_for_zero_residuals():
+  import jax  # pylint: disable=g-import-not-at-top
+  r = jnp.zeros((4, 3)).at[0].set(1.0)
+  g = jax.grad(lambda r: macrec.pseudo_label_infonce(r, jnp.array([0, 0, 1, 1]), 0.1, cosine=True)
+               + macrec.paired_infonce(r, r[::-1], 0.1, cosine=True))(r)
+  assert np.isfinite(np.asarray(g)).all()
