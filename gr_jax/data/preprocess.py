@@ -31,6 +31,7 @@ import statistics
 import zlib
 from typing import Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
 import tqdm
 
 from gr_jax import io_utils
@@ -138,24 +139,36 @@ def chronological(events: Iterable[tuple[str, str, float]], dedupe: bool = False
 
 
 def kcore(sequences: Mapping[str, Sequence[str]], k: int = DEFAULT_KCORE) -> dict[str, list[str]]:
-  """Removes users and items with < k interactions until none is left (a fixed point)."""
-  seqs = {u: list(s) for u, s in sequences.items()}
+  """Removes users and items with < k interactions until none is left (a fixed point).
+
+  Peeling is monotone, so the result is the unique largest k-core whatever the
+  removal order; counts are vectorised (numpy) so millions of interactions take seconds.
+  Kept users keep their surviving items in order.
+  """
   if k <= 1:
-    return {u: s for u, s in seqs.items() if s}
+    return {u: list(s) for u, s in sequences.items() if s}
+  users = list(sequences)
+  lengths = np.fromiter((len(sequences[u]) for u in users), np.int64, len(users))
+  item_index: dict[str, int] = {}
+  flat = np.fromiter((item_index.setdefault(i, len(item_index))
+                      for u in users for i in sequences[u]), np.int64, int(lengths.sum()))
+  user_of = np.repeat(np.arange(len(users)), lengths)
+  alive = np.ones(len(flat), bool)
   while True:
-    item_count = collections.Counter(i for s in seqs.values() for i in s)
-    weak_items = {i for i, c in item_count.items() if c < k}
-    changed = False
-    if weak_items:
-      seqs = {u: [i for i in s if i not in weak_items] for u, s in seqs.items()}
-      changed = True
-    weak_users = [u for u, s in seqs.items() if len(s) < k]
-    if weak_users:
-      for u in weak_users:
-        del seqs[u]
-      changed = True
-    if not changed:
-      return seqs
+    item_count = np.bincount(flat[alive], minlength=len(item_index))
+    user_count = np.bincount(user_of[alive], minlength=len(users))
+    keep = alive & (item_count[flat] >= k) & (user_count[user_of] >= k)
+    if keep.sum() == alive.sum():
+      break
+    alive = keep
+  names = np.array(list(item_index), dtype=object)
+  starts = np.concatenate([[0], np.cumsum(lengths)])
+  out = {}
+  for n, u in enumerate(users):
+    mask = alive[starts[n]:starts[n + 1]]
+    if mask.any():
+      out[u] = names[flat[starts[n]:starts[n + 1]][mask]].tolist()
+  return out
 
 
 def leave_one_out(sequences: Iterable[tuple[str, Sequence[str]]],
