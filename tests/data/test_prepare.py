@@ -172,3 +172,13 @@ def test_every_flag_has_help():
   assert len(flags) >= 18
   for action in flags:
     assert action.help and len(action.help) > 15, action.option_strings
+
+
+def test_synthetic_without_images_for_benchmarks(tmp_path):
+  out = str(tmp_path / "noimg")
+  assert cli.main(["prepare", "--source", "synthetic", "--out", out, "--items", "100", "--users",
+                   "150", "--image_size", "0", "--kcore", "0",
+                   "--quiet"]) == 0
+  items, seqs, stats = assert_dataset_invariants(out)
+  assert all(it.image is None for it in items.values()) and not os.path.exists(f"{out}/images")
+  assert stats["kcore"] == 0 and stats["users"] == 150
