@@ -314,7 +314,11 @@ def markdown_report(report: Mapping) -> str:
     lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for c in cols) + f" | {m['n']} |")
   gen = report.get("generation") or {}
   if gen:
-    lines += ["", "## Generation tasks", "", "| task | metric | value | n |", "|---|---|---:|---:|"]
+    lines += ["", "## Generation tasks", "",
+              "Item-level tasks (title2sid, sid2title, content2sid, sid2interest, visdesc2*, "
+              "text2image, image2text) train on every catalog item, so their scores measure "
+              "how well the catalog was memorised; history tasks are held out by leave-one-out.",
+              "", "| task | metric | value | n |", "|---|---|---:|---:|"]
     for task, m in gen.items():
       for key in ("exact_match", "token_f1", "tag_f1", "HR@1", "HR@10"):
         if key in m:

@@ -194,6 +194,9 @@ def test_end_to_end_trialign_text_tasks_and_tsne(copy_dataset, tmp_path):
   assert report["tsne"]["fused"]["knn_agreement"] > 0.9
   assert os.path.getsize(os.path.join(out, "tsne_fused.png")) > 1000
   assert report["systems"]["trialign"]["n"] == 10
+  md = evaluate.markdown_report(report)
+  assert "| sid2title | token_f1 |" in md and "| visdesc2sid | HR@1 |" in md
+  assert "memorised" in md  # Item-level scores are labelled as catalog memorisation.
 
 
 @pytest.mark.slow
