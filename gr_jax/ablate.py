@@ -208,6 +208,7 @@ def run_ablation(data_dir: str, out_dir: str, studies: Sequence[str] = STUDIES,
                  profile_name: str = "full", seed: int = 0, train_steps: Optional[int] = None,
                  noise: float = 0.3, log=print) -> list[dict]:
   """Runs (or resumes) the studies; returns the table rows."""
+  data_dir, out_dir = os.path.abspath(data_dir), os.path.abspath(out_dir)
   for name in (schema.ITEMS, schema.SEQUENCES, os.path.join(schema.EMBEDDINGS_DIR, "fused.npy")):
     if not os.path.exists(os.path.join(data_dir, name)):
       raise FileNotFoundError(f"{os.path.join(data_dir, name)} is missing: run gr-jax prepare, "

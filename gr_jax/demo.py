@@ -15,7 +15,6 @@ import os
 import time
 from typing import Mapping, Optional, Sequence
 
-from gr_jax import paths
 from gr_jax import pipeline
 from gr_jax import results_table
 
@@ -64,10 +63,14 @@ def data_stages(data_dir: str, profile: Profile, seed: int) -> list[pipeline.Sta
 
 def tokenize_stage(data_dir: str, method: str, seed: int, run: Optional[str] = None,
                    gin_bindings: Sequence[str] = (), name: Optional[str] = None) -> pipeline.Stage:
-  """One RQ-VAE run (`gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json."""
+  """One RQ-VAE run (`gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json.
+
+  Gin files are named relative to the repo's gin/ folder, which `gr-jax tokenize` and
+  `gr-jax train` search (includes inside them resolve the same way).
+  """
   run = run or method
   argv = ["tokenize", "--data", data_dir,
-          "--gin_file", os.path.join(paths.GIN_DIR, "rqvae", f"demo_{method}.gin"),
+          "--gin_file", f"rqvae/demo_{method}.gin",  # Found via the gin search path (gin/).
           "--seed", str(seed)]
   if run != method:
     argv += ["--run", run]
@@ -80,7 +83,7 @@ def train_stage(data_dir: str, model_dir: str, method: str, steps: int, seed: in
                 tokenizer_run: Optional[str] = None, gin_bindings: Sequence[str] = (),
                 name: Optional[str] = None) -> pipeline.Stage:
   """One T5 run (`gin/demo/<method>.gin`) -> MODEL_DIR/run_info.json."""
-  argv = ["train", "--gin_file", os.path.join(paths.GIN_DIR, "demo", f"{method}.gin"),
+  argv = ["train", "--gin_file", f"demo/{method}.gin",
           f"--gin.MODEL_DIR='{model_dir}'", f"--gin.DATA_DIR='{data_dir}'",
           f"--gin.DATASET_NAME='{DATASET_NAME}'", f"--gin.TRAIN_STEPS={int(steps)}",
           f"--gin.SEED={int(seed)}"]
@@ -125,6 +128,7 @@ def stages_for(out_dir: str, profile: Profile, methods: Sequence[str], seed: int
 def run_demo(out_dir: str, profile_name: str = "full", methods: Sequence[str] = METHODS,
              seed: int = 0, train_steps: Optional[int] = None, log=print) -> dict:
   """Runs (or resumes) the demo; returns the combined results (also written to out_dir)."""
+  out_dir = os.path.abspath(out_dir)  # Stages run with out_dir as their cwd.
   profile = PROFILES[profile_name]
   start = time.time()
   pipe = pipeline.Pipeline(out_dir, log=log)

@@ -36,7 +36,7 @@ class Pipeline:
   """Runs stages in order, skipping those recorded as done."""
 
   def __init__(self, out_dir: str, log=print):
-    self.out_dir = out_dir
+    self.out_dir = os.path.abspath(out_dir)
     self.state_path = os.path.join(out_dir, "pipeline_state.json")
     self.log = log
     os.makedirs(out_dir, exist_ok=True)
@@ -71,7 +71,10 @@ class Pipeline:
     self.log(f"{prefix}: {' '.join(stage.argv)}")
     start = time.time()
     env = dict(os.environ, **(stage.env or {}))
-    result = subprocess.run(list(stage.argv), env=env)
+    # Stages run inside out_dir: gin resolves `include 'demo/x.gin'` by first trying an
+    # importable package named 'demo', and a folder of that name in the caller's cwd
+    # would shadow the repo's gin/ search path.
+    result = subprocess.run(list(stage.argv), env=env, cwd=self.out_dir)
     if result.returncode != 0:
       raise StageFailed(f"stage '{stage.name}' failed with exit code {result.returncode}: "
                         f"{' '.join(stage.argv)}")

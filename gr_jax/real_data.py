@@ -57,6 +57,7 @@ def run(shared_dir: str, dataset: str, out_dir: str, max_users: int = 2000,
         methods: Sequence[str] = METHODS, train_steps: Optional[int] = None, seed: int = 0,
         eval_users: Optional[int] = 1000, log=print) -> dict:
   """Runs (or resumes) the reduced reproduction; returns the results table rows."""
+  shared_dir, out_dir = os.path.abspath(shared_dir), os.path.abspath(out_dir)
   if dataset not in DATASETS:
     raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
   steps = {m: train_steps or PROFILE.train_steps[m] for m in methods}
