@@ -32,6 +32,7 @@ import orbax.checkpoint as ocp
 import tqdm
 from clu import metric_writers
 
+from gr_jax import gin_flags
 from gr_jax import io_utils
 from gr_jax import partitioning
 from gr_jax import train_data
@@ -42,7 +43,6 @@ RUN_INFO = "run_info.json"
 CHECKPOINT_DIR = "checkpoints"
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
-GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
 # `python -m gr_jax.train` runs this file as __main__ and then imports gr_jax.train for
 # real; only that import registers the gin configurables (no duplicate registration).
 _configurable = (lambda fn: fn) if __name__ == "__main__" else gin.configurable(module="gr_jax.train")
@@ -429,33 +429,9 @@ def load_trained(model_dir: str, step: Optional[int] = None):
 
 
 # ---- command line -----------------------------------------------------------------------------
-def rewrite_gin_args(argv: Sequence[str]) -> list[str]:
-  """T5X-style `--gin.NAME=VALUE` -> `--gin NAME=VALUE`."""
-  out = []
-  for arg in argv:
-    if arg.startswith("--gin.") and "=" in arg:
-      out += ["--gin", arg[len("--gin."):]]
-    else:
-      out.append(arg)
-  return out
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   """Flags of `gr-jax train` (and `python -m gr_jax.train`)."""
-  parser.add_argument("--gin_file", action="append", default=[],
-                      help="Gin file (repeatable); looked up in --gin_search_paths and gin/.")
-  parser.add_argument("--gin", "--gin_bindings", dest="gin_bindings", action="append", default=[],
-                      metavar="NAME=VALUE",
-                      help="Gin binding (repeatable), e.g. --gin.TRAIN_STEPS=1000 or "
-                           "--gin MODEL_DIR=\"'/tmp/m'\" (strings need inner quotes).")
-  parser.add_argument("--gin_search_paths", action="append", default=[],
-                      help="Extra directories for gin files and includes.")
-  original = parser.parse_known_args
-
-  def parse_known_args(args=None, namespace=None):
-    return original(rewrite_gin_args(sys.argv[1:] if args is None else args), namespace)
-
-  parser.parse_known_args = parse_known_args  # Accept --gin.NAME=VALUE like T5X.
+  gin_flags.add_gin_arguments(parser, "gin/trialign.gin", "--gin.TRAIN_STEPS=1000")
 
 
 def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
@@ -465,21 +441,7 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
     import gr_jax_tasks  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError:
     pass
-  for path in list(search_paths) + [os.getcwd(), GIN_DIR]:
-    if path not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
-      gin.add_config_file_search_path(path)
-  quiet = _DropGinSearchMisses()
-  logging.getLogger().addFilter(quiet)  # gin logs an ERROR for every search path it tries.
-  try:
-    gin.parse_config_files_and_bindings(list(gin_files), list(bindings))
-  finally:
-    logging.getLogger().removeFilter(quiet)
-
-
-class _DropGinSearchMisses(logging.Filter):
-
-  def filter(self, record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith("Path not found")
+  gin_flags.parse_gin(gin_files, bindings, search_paths)
 
 
 def main(args) -> int:

@@ -165,7 +165,7 @@ def test_make_optimizer_schedules():
     train.make_optimizer(10, schedule="step")
 
 
-def test_rewrite_gin_args_and_parser():
+def test_train_parser_accepts_t5x_gin_flags():
   parser = argparse.ArgumentParser()
   train.add_arguments(parser)
   args = parser.parse_args(["--gin_file", "gin/tiger.gin", "--gin.TRAIN_STEPS=5",

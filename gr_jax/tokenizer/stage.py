@@ -14,11 +14,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from gr_jax import gin_flags
 from gr_jax import io_utils
 from gr_jax.data import schema
 
-GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                       "gin")
 IDS_FILE = "ids.txt"
 
 
@@ -142,45 +141,21 @@ def _read_json(path: str) -> dict:
     return {}
 
 
-def rewrite_gin_args(argv: Sequence[str]) -> list[str]:
-  """T5X-style `--gin.NAME=VALUE` -> `--gin NAME=VALUE`."""
-  out = []
-  for arg in argv:
-    if arg.startswith("--gin.") and "=" in arg:
-      out += ["--gin", arg[len("--gin."):]]
-    else:
-      out.append(arg)
-  return out
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   """Flags of `gr-jax tokenize`."""
   parser.add_argument("--data", required=True, help="Dataset dir (reads embeddings/).")
-  parser.add_argument("--gin_file", action="append", default=[],
-                      help="Gin file (repeatable), e.g. gin/rqvae/trialign.gin.")
-  parser.add_argument("--gin", "--gin_bindings", dest="gin_bindings", action="append", default=[],
-                      metavar="NAME=VALUE",
-                      help="Gin binding (repeatable), e.g. --gin.TokenizerConfig.epochs=50.")
+  gin_flags.add_gin_arguments(parser, "gin/rqvae/trialign.gin", "--gin.TokenizerConfig.epochs=50")
   parser.add_argument("--seed", type=int, default=None, help="Overrides the config's seed.")
   parser.add_argument("--run", default=None, help="Overrides the run name (output dir).")
   parser.add_argument("--out_dir", default=None, help="Default: DATA/tokenizer/<run>.")
   parser.add_argument("--no_progress", action="store_true", help="No progress bar.")
-  original = parser.parse_known_args
-
-  def parse_known_args(args=None, namespace=None):
-    return original(rewrite_gin_args(sys.argv[1:] if args is None else args), namespace)
-
-  parser.parse_known_args = parse_known_args  # Accept --gin.NAME=VALUE like T5X.
 
 
 def config_from_gin(gin_files: Sequence[str], bindings: Sequence[str], seed: Optional[int] = None,
-                    run: Optional[str] = None):
+                    run: Optional[str] = None, search_paths: Sequence[str] = ()):
   """Parses gin (files looked up in cwd and gin/) and returns the TokenizerConfig."""
-  import gin  # pylint: disable=g-import-not-at-top
   from gr_jax.tokenizer.config import TokenizerConfig  # pylint: disable=g-import-not-at-top
-  for path in (os.getcwd(), GIN_DIR):
-    gin.add_config_file_search_path(path)
-  gin.parse_config_files_and_bindings(list(gin_files), list(bindings))
+  gin_flags.parse_gin(gin_files, bindings, search_paths)
   cfg = TokenizerConfig()
   changes = {}
   if seed is not None:
@@ -195,7 +170,8 @@ def main(args) -> int:
   logging.basicConfig(level=logging.INFO, format="%(message)s")
   for noisy in ("absl", "orbax", "jax"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
-  cfg = config_from_gin(args.gin_file, args.gin_bindings, args.seed, args.run)
+  cfg = config_from_gin(args.gin_file, args.gin_bindings, args.seed, args.run,
+                        args.gin_search_paths)
   try:
     report = tokenize(args.data, cfg, args.out_dir, progress=not args.no_progress)
   except (io_utils.BadInputError, FileNotFoundError, FloatingPointError) as e:
