@@ -83,18 +83,46 @@ def maybe_initialize_distributed() -> bool:
 
   Triggered by `GR_JAX_DISTRIBUTED=1` (auto-detection on Cloud TPU / SLURM /
   Open MPI) or by `JAX_COORDINATOR_ADDRESS` + `JAX_NUM_PROCESSES` +
-  `JAX_PROCESS_ID` (explicit, e.g. several processes on one machine).
+  `JAX_PROCESS_ID` (explicit, e.g. several processes on one machine; CPU
+  processes talk through gloo, jax's default CPU collectives). Must run
+  before anything touches a JAX backend; a second call does nothing.
   """
+  if jax.distributed.is_initialized():
+    return False
   addr = os.environ.get("JAX_COORDINATOR_ADDRESS")
   if addr and os.environ.get("JAX_NUM_PROCESSES"):
     jax.distributed.initialize(coordinator_address=addr,
                                num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
                                process_id=int(os.environ.get("JAX_PROCESS_ID", "0")))
-    return True
-  if os.environ.get("GR_JAX_DISTRIBUTED") == "1":
+  elif os.environ.get("GR_JAX_DISTRIBUTED") == "1":
     jax.distributed.initialize()
-    return True
-  return False
+  else:
+    return False
+  logging.info("process %d of %d, %d local / %d global devices", jax.process_index(),
+               jax.process_count(), jax.local_device_count(), jax.device_count())
+  return True
+
+
+def data_shard(mesh: Mesh, process_index: Optional[int] = None) -> tuple[int, int]:
+  """(index, count) of the slice of the global batch that a process feeds on `mesh`.
+
+  A process feeds the batch rows of the 'data' mesh positions its devices sit
+  on. Processes on the same positions (a 'model' axis spanning hosts) are
+  replicas: they share an index and must read identical rows.
+  """
+  process_index = jax.process_index() if process_index is None else process_index
+  positions: dict[int, set[int]] = {}
+  for row, devices in enumerate(mesh.devices):
+    for d in devices:
+      positions.setdefault(d.process_index, set()).add(row)
+  if process_index not in positions:
+    raise ValueError(f"process {process_index} has no device in the mesh")
+  groups = sorted({tuple(sorted(rows)) for rows in positions.values()})
+  flat = [r for g in groups for r in g]
+  if len(flat) != len(set(flat)) or len({len(g) for g in groups}) != 1:
+    raise ValueError(f"processes overlap unevenly on the mesh 'data' axis (rows per process "
+                     f"{groups}); use a mesh whose 'data' rows split evenly over processes")
+  return groups.index(tuple(sorted(positions[process_index]))), len(groups)
 
 
 @gin.configurable(module="gr_jax.partitioning")
@@ -117,6 +145,7 @@ class Partitioner:
       logical_axis_rules = standard_logical_axis_rules(
           parameter_partitioning_dims=2 if fsdp else 1)
     self.rules = [tuple(r) for r in logical_axis_rules]
+    self._data_shard: Optional[tuple[int, int]] = None
     logging.info("mesh %s, rules %s", dict(self.mesh.shape), self.rules)
 
   @property
@@ -153,22 +182,36 @@ class Partitioner:
     """Leading (batch) axis over 'data', the rest replicated."""
     return NamedSharding(self.mesh, P("data", *([None] * (ndim - 1))))
 
+  def data_shard(self) -> tuple[int, int]:
+    """(index, count) of this process's slice of the global batch; see `data_shard()` above."""
+    if self._data_shard is None:
+      self._data_shard = data_shard(self.mesh)
+    return self._data_shard
+
   def local_batch_size(self, global_batch_size: int) -> int:
     """Rows of the global batch this process feeds."""
     if global_batch_size % self.data_size:
       raise ValueError(f"batch size {global_batch_size} is not divisible by the mesh 'data' "
                        f"axis ({self.data_size})")
-    if global_batch_size % jax.process_count():
-      raise ValueError(f"batch size {global_batch_size} is not divisible by the "
-                       f"{jax.process_count()} processes")
-    return global_batch_size // jax.process_count()
+    return global_batch_size // self.data_shard()[1]
 
   def shard_batch(self, local_batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
     """Global arrays (batch axis over 'data') from this process's rows of every feature."""
+    shards = self.data_shard()[1]
     out = {}
     for k, v in local_batch.items():
       v = np.asarray(v)
-      sharding = self.data_sharding(v.ndim)
-      global_shape = (v.shape[0] * jax.process_count(),) + v.shape[1:]
-      out[k] = jax.make_array_from_process_local_data(sharding, v, global_shape)
+      global_shape = (v.shape[0] * shards,) + v.shape[1:]
+      out[k] = jax.make_array_from_process_local_data(self.data_sharding(v.ndim), v, global_shape)
     return out
+
+  def shard_full(self, arr: np.ndarray) -> jax.Array:
+    """A global array from a host array that every process holds in full.
+
+    Rows go over 'data' when they divide evenly, else the array is replicated;
+    each device receives only its slice.
+    """
+    arr = np.asarray(arr)
+    sharding = self.data_sharding(arr.ndim) if arr.ndim and arr.shape[0] % self.data_size == 0 \
+        else self.replicated
+    return jax.make_array_from_process_local_data(sharding, arr, arr.shape)

@@ -159,11 +159,49 @@ def _resolve_data(mixture_or_task_name, data_dir, dataset_name, method, tokenize
   return info
 
 
-def _global_rows(partitioner: partitioning.Partitioner, arr: np.ndarray) -> jax.Array:
-  """A global array from a host array every process holds in full (rows over 'data' if they divide)."""
-  spec = partitioner.data_sharding(arr.ndim) if arr.shape[0] % partitioner.data_size == 0 \
-      else partitioner.replicated
-  return jax.make_array_from_callback(arr.shape, spec, lambda idx: arr[idx])
+def _state_fns(model: models.EncoderDecoderModel, tx: optax.GradientTransformation,
+               lengths: Mapping[str, int]):
+  """(boxed params init, TrainState init) as functions of an rng key."""
+
+  def init_boxed(rng):
+    return model.init_boxed_params(rng, lengths["inputs"], lengths["targets"])
+
+  def init_state(rng):
+    params = nn.meta.unbox(init_boxed(rng))
+    return TrainState(step=jnp.zeros([], jnp.int32), params=params, opt_state=tx.init(params))
+
+  return init_boxed, init_state
+
+
+def train_state_shardings(model: models.EncoderDecoderModel, tx: optax.GradientTransformation,
+                          partitioner: partitioning.Partitioner, lengths: Mapping[str, int],
+                          rng: jax.Array) -> tuple[TrainState, TrainState]:
+  """(abstract TrainState, its NamedShardings); nothing is allocated.
+
+  Params are sharded by their logical axis names, optimizer moments like
+  their params, the step and other optimizer scalars are replicated.
+  """
+  init_boxed, init_state = _state_fns(model, tx, lengths)
+  with partitioner.context():
+    boxed = jax.eval_shape(init_boxed, rng)
+    abstract = jax.eval_shape(init_state, rng)
+  param_sh = partitioner.boxed_shardings(boxed)
+  opt_sh = optax.tree_map_params(tx, lambda _, s: s, abstract.opt_state, param_sh,
+                                 transform_non_params=lambda _: partitioner.replicated)
+  return abstract, TrainState(step=partitioner.replicated, params=param_sh, opt_state=opt_sh)
+
+
+def init_train_state(model: models.EncoderDecoderModel, tx: optax.GradientTransformation,
+                     partitioner: partitioning.Partitioner, lengths: Mapping[str, int],
+                     rng: jax.Array, shardings: TrainState) -> TrainState:
+  """A fresh TrainState computed by one jitted init straight into `shardings`.
+
+  Each device materialises only its own shards: no full copy on the host or
+  on any one device.
+  """
+  _, init_state = _state_fns(model, tx, lengths)
+  with partitioner.context():
+    return jax.jit(init_state, out_shardings=shardings)(rng)
 
 
 def _write_run_info(model_dir: str, info: dict) -> None:
@@ -224,20 +262,7 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
   tx, lr_fn = make_optimizer(train_steps)
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
 
-  def init_boxed(rng):
-    return model.init_boxed_params(rng, lengths["inputs"], lengths["targets"])
-
-  def init_state(rng):
-    params = nn.meta.unbox(init_boxed(rng))
-    return TrainState(step=jnp.zeros([], jnp.int32), params=params, opt_state=tx.init(params))
-
-  with partitioner.context():
-    boxed = jax.eval_shape(init_boxed, init_rng)
-    abstract = jax.eval_shape(init_state, init_rng)
-  param_sh = partitioner.boxed_shardings(boxed)
-  opt_sh = optax.tree_map_params(tx, lambda _, s: s, abstract.opt_state, param_sh,
-                                 transform_non_params=lambda _: partitioner.replicated)
-  state_sh = TrainState(step=partitioner.replicated, params=param_sh, opt_state=opt_sh)
+  abstract, state_sh = train_state_shardings(model, tx, partitioner, lengths, init_rng)
 
   ckpt_dir = os.path.join(os.path.abspath(model_dir), CHECKPOINT_DIR)
   manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(
@@ -249,12 +274,11 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
     restored = manager.restore(start, args=ocp.args.Composite(
         params=ocp.args.StandardRestore(target.params),
         opt_state=ocp.args.StandardRestore(target.opt_state)))
-    state = TrainState(step=jax.device_put(jnp.asarray(start, jnp.int32), partitioner.replicated),
+    state = TrainState(step=partitioner.shard_full(np.asarray(start, np.int32)),
                        params=restored.params, opt_state=restored.opt_state)
     logging.info("resumed from %s step %d", ckpt_dir, start)
   else:
-    with partitioner.context():
-      state = jax.jit(init_state, out_shardings=state_sh)(init_rng)
+    state = init_train_state(model, tx, partitioner, lengths, init_rng, state_sh)
   step = int(start or 0)
 
   def train_step(state: TrainState, batch):
@@ -275,7 +299,8 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
     out, losses = {}, []
     for task in tasks:
       if task not in eval_cache:
-        eval_cache[task] = train_data.eval_batches(task, lengths, local_bs, eval_max_batches)
+        eval_cache[task] = train_data.eval_batches(task, lengths, local_bs, eval_max_batches,
+                                                   shard=partitioner.data_shard())
       if not eval_cache[task]:
         continue
       sums = None
@@ -295,6 +320,7 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
     return out
 
   lead = jax.process_index() == 0
+  num_shards = partitioner.data_shard()[1]  # Distinct process-local slices of a batch.
   writers = [JsonlWriter(os.path.join(model_dir, METRICS_FILE))] if lead else []
   if tensorboard:
     writers.append(metric_writers.create_default_writer(
@@ -311,7 +337,8 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
                   mesh=dict(partitioner.mesh.shape), num_devices=jax.device_count())
   _write_run_info(model_dir, run_info)
 
-  batches = train_data.train_batches(data["mixture"], lengths, local_bs, seed, shuffle, pack, step)
+  batches = train_data.train_batches(data["mixture"], lengths, local_bs, seed, shuffle, pack, step,
+                                     shard=partitioner.data_shard())
   pbar = tqdm.tqdm(total=train_steps, initial=step, desc="train", dynamic_ncols=True,
                    disable=not progress or not lead)
   window, pending, last_saved = [], None, start
@@ -331,10 +358,10 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
         return dict(summary, step=step, stopped=True)
       local = next(batches)
       tokens_log += int(np.count_nonzero(local["encoder_input_tokens"])
-                        + np.count_nonzero(local["decoder_target_tokens"])) * jax.process_count()
+                        + np.count_nonzero(local["decoder_target_tokens"])) * num_shards
       batch = partitioner.shard_batch(local)
       if pairs is not None:
-        batch.update({k: _global_rows(partitioner, v)
+        batch.update({k: partitioner.shard_full(v)
                       for k, v in pairs.sample(step, n_align, seed).items()})
       with partitioner.context():
         state, metrics = p_train_step(state, batch)
@@ -458,8 +485,10 @@ def main(args) -> int:
   except NonFiniteLossError as e:
     print(f"gr-jax train: {e}", file=sys.stderr)
     return 1
-  if jax.process_index() == 0:
-    print(json.dumps({k: v for k, v in summary.items() if k != "valid"}))
+  out = {k: v for k, v in summary.items() if k != "valid"}
+  if jax.process_count() > 1:  # Every process reports (multi-host logs are per host).
+    out.update(process_index=jax.process_index(), process_count=jax.process_count())
+  print(json.dumps(out))
   return 0
 
 

@@ -32,24 +32,26 @@ def task_names(mixture_or_task_name: str) -> list[str]:
       else [provider.name]
 
 
-def _shard_info() -> Optional[seqio.ShardInfo]:
-  if jax.process_count() == 1:
-    return None
-  return seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count())
+def _shard_info(shard: Optional[tuple[int, int]]) -> Optional[seqio.ShardInfo]:
+  """seqio's shard of the data: `shard` = (index, count), default (process index, process count)."""
+  index, count = shard or (jax.process_index(), jax.process_count())
+  return seqio.ShardInfo(index=index, num_shards=count) if count > 1 else None
 
 
 def train_batches(mixture_or_task_name: str, task_feature_lengths: Mapping[str, int],
                   local_batch_size: int, seed: int, shuffle: bool = True, pack: bool = False,
-                  start_step: int = 0) -> Iterator[Batch]:
+                  start_step: int = 0,
+                  shard: Optional[tuple[int, int]] = None) -> Iterator[Batch]:
   """Endless deterministic train batches (this process's rows) via `EncDecFeatureConverter`.
 
   The order depends only on `seed`: resuming at `start_step` yields exactly
   the batches an uninterrupted run would have seen from that step on.
+  `shard`: (index, count) of this process's slice (`Partitioner.data_shard()`).
   """
   provider = seqio.get_mixture_or_task(mixture_or_task_name)
   ds = provider.get_dataset(sequence_length=dict(task_feature_lengths), split="train",
-                            shuffle=shuffle, seed=seed, num_epochs=None, shard_info=_shard_info(),
-                            use_cached=False)
+                            shuffle=shuffle, seed=seed, num_epochs=None,
+                            shard_info=_shard_info(shard), use_cached=False)
   ds = seqio.EncDecFeatureConverter(pack=pack)(ds, dict(task_feature_lengths))
   ds = ds.batch(local_batch_size, drop_remainder=True)
   if start_step:
@@ -74,7 +76,8 @@ def _empty_batch(task_feature_lengths: Mapping[str, int], rows: int) -> Batch:
 
 
 def eval_batches(task_name: str, task_feature_lengths: Mapping[str, int], local_batch_size: int,
-                 max_batches: Optional[int] = None, split: str = "validation") -> list[Batch]:
+                 max_batches: Optional[int] = None, split: str = "validation",
+                 shard: Optional[tuple[int, int]] = None) -> list[Batch]:
   """The first `max_batches` padded batches of a task's split (empty if it has no such split).
 
   Every process returns the same number of batches (padding with all-zero
@@ -84,7 +87,7 @@ def eval_batches(task_name: str, task_feature_lengths: Mapping[str, int], local_
   if split not in task.splits:
     return []
   ds = task.get_dataset(sequence_length=dict(task_feature_lengths), split=split, shuffle=False,
-                        num_epochs=1, shard_info=_shard_info(), use_cached=False)
+                        num_epochs=1, shard_info=_shard_info(shard), use_cached=False)
   ds = seqio.EncDecFeatureConverter(pack=False)(ds, dict(task_feature_lengths))
   ds = ds.batch(local_batch_size, drop_remainder=False)
   if max_batches:
