@@ -1,4 +1,5 @@
-"""Jitted decoding over `tokens_to_logits`: trie-constrained SID beam search, text decoding, ensembles."""
+"""Jitted decoding over `tokens_to_logits`: trie-constrained SID beam search (also as a T5X
+`decode_fn`), text decoding, ensembles."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 from typing import Any, Callable, Optional, Sequence
 
 import flax
+from flax import traverse_util
 import jax
 from jax import lax
 import jax.numpy as jnp
@@ -163,6 +165,15 @@ def constrained_beam_search(tokens_to_logits: TokensToLogits, initial_cache, tri
   teacher-forced score of `SID + eos`. Beams are distinct, so the K results are
   K distinct items. `initial_cache` leaves have leading dim batch_size * beam_size.
   """
+  logits_fn = lambda t, seq, last_M, cache: tokens_to_logits(last_M[:, None], cache)
+  return _trie_search(logits_fn, initial_cache, trie, batch_size, beam_size, top_k, eos_id,
+                      decoder_start_id, include_eos)
+
+
+def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_size: int,
+                 top_k: Optional[int], eos_id: int, decoder_start_id: int,
+                 include_eos: bool) -> BeamResult:
+  """`constrained_beam_search` over `logits_fn(step, sequences_BxKxL, last_tokens_M, cache)`."""
   k = beam_size
   top_k = k if top_k is None else top_k
   if not 0 < top_k <= k:
@@ -173,7 +184,7 @@ def constrained_beam_search(tokens_to_logits: TokensToLogits, initial_cache, tri
 
   def step(t, state):
     cache, node_BxK, last_BxK, scores_BxK, seq_BxKxL = state
-    logits, cache = tokens_to_logits(last_BxK.reshape(b * k, 1), cache)
+    logits, cache = logits_fn(t, seq_BxKxL, last_BxK.reshape(b * k), cache)
     logp_MxV = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     if len(branches) == 1:
       token_MxW, child_MxW = branches[0](node_BxK.reshape(-1))
@@ -197,7 +208,7 @@ def constrained_beam_search(tokens_to_logits: TokensToLogits, initial_cache, tri
            jnp.zeros([b, k, length], jnp.int32))
   cache, item_BxK, last_BxK, scores_BxK, seq_BxKxL = lax.fori_loop(0, length, step, state)
   if include_eos:
-    logits, _ = tokens_to_logits(last_BxK.reshape(b * k, 1), cache)
+    logits, _ = logits_fn(length, seq_BxKxL, last_BxK.reshape(b * k), cache)
     eos_lp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)[:, eos_id].reshape(b, k)
     scores_BxK = jnp.where(scores_BxK > _DEAD, scores_BxK + eos_lp, NEG_INF)
   scores_BxK, order = lax.top_k(scores_BxK, top_k)
@@ -223,6 +234,97 @@ def make_sid_predict_fn(model, beam_size: int, top_k: Optional[int] = None,
         eos_id=eos_id, decoder_start_id=decoder_start_id, include_eos=include_eos)
 
   return predict
+
+
+# Cache leaves that T5X's beam search neither expands nor gathers (scalars, shared biases).
+_UNBATCHED_CACHE_LEAVES = ("cache_index", "cached_bias", "position_embedder_index")
+
+
+@flax.struct.dataclass
+class DecodingState:
+  """The argument of a T5X `tokens_to_logits` (fields of `t5x.decoding.DecodingState`)."""
+  cur_index: jax.Array  # [] int32: position of `cur_token` in `sequences`.
+  sequences: jax.Array  # [B * K, max_decode_len + 1]: start token, decoded tokens, then 0.
+  cur_token: jax.Array  # [B * K, 1] int32: the last token of every row.
+  cache: Any
+
+
+def _map_batched_cache(fn, cache):
+  """Applies `fn` to every cache leaf that has a batch axis (T5X `cache_map` leaves)."""
+  flat = traverse_util.flatten_dict(flax.core.unfreeze(cache))
+  return traverse_util.unflatten_dict({
+      k: v if k[-1] in _UNBATCHED_CACHE_LEAVES or jnp.ndim(v) == 0 else fn(v)
+      for k, v in flat.items()})
+
+
+def t5x_constrained_beam_search(inputs: jax.Array, cache, tokens_to_logits: Callable,
+                                eos_id: int, num_decodes: int = 4, *,
+                                trie: Optional[Trie] = None, max_decode_len: Optional[int] = None,
+                                decode_rng: Optional[jax.Array] = None, cache_offset: int = 0,
+                                initial_index: Optional[jax.Array] = None,
+                                include_eos: bool = True, decoder_start_id: int = 0):
+  """`constrained_beam_search` with the signature of a T5X `decode_fn`; jit-able.
+
+  Use as `t5x.models.EncoderDecoderModel(decode_fn=...)` with `trie` bound by
+  gin or functools.partial. Same beams and scores as `constrained_beam_search`.
+
+  Args:
+    inputs: [B, T] decoder prompt; T5X passes zeros (SIDs decode from the trie
+      root, so a non-empty prompt is not supported). T is the default length.
+    cache: T5X's decode cache, batch on axis `cache_offset` of every leaf;
+      expanded here to B * num_decodes rows, user-major.
+    tokens_to_logits: T5X's `fn(DecodingState) -> (logits [B*K, V], new_cache)`.
+    eos_id: end token; its log-probability after the SID counts with `include_eos`.
+    num_decodes: beams, i.e. distinct catalog items per input.
+    trie: the catalog's SIDs (`build_trie`).
+    max_decode_len: output length (default T); must hold a SID.
+    decode_rng: unused (beam search is deterministic).
+    cache_offset: axis of the batch in cache leaves (1 with scanned layers).
+    initial_index: prompt lengths when T5X prefilled the cache; accepted so T5X
+      can call this function, must be 0 (empty prompt, T5X's default).
+    include_eos: score `SID + eos` (True) or the SID alone.
+    decoder_start_id: token fed first (T5: 0).
+
+  Returns:
+    (sequences [B, K, max_decode_len]: SID tokens, eos, then 0;
+     scores [B, K] log-probabilities), beams in increasing score order (best
+    last, as `t5x.decoding.beam_search`). Beams without an item (catalog
+    smaller than K) are all-0 sequences scored NEG_INF.
+  """
+  del decode_rng, initial_index
+  if trie is None:
+    raise ValueError("t5x_constrained_beam_search needs a `trie` (bind it with gin or partial)")
+  b, k, length = inputs.shape[0], num_decodes, trie.sid_length
+  max_len = inputs.shape[1] if max_decode_len is None else int(max_decode_len)
+  if max_len < length:
+    raise ValueError(f"max_decode_len={max_len} cannot hold SIDs of length {length}")
+  if cache_offset:
+    cache = _map_batched_cache(lambda x: jnp.moveaxis(x, cache_offset, 0), cache)
+  cache = _map_batched_cache(lambda x: jnp.repeat(x, k, axis=0), cache)
+  to_t5x = lambda c: _map_batched_cache(lambda x: jnp.moveaxis(x, 0, cache_offset), c) \
+      if cache_offset else c
+  from_t5x = lambda c: _map_batched_cache(lambda x: jnp.moveaxis(x, cache_offset, 0), c) \
+      if cache_offset else c
+
+  def logits_fn(t, seq_BxKxL, last_M, cache):
+    m = b * k
+    sequences = jnp.concatenate([
+        jnp.full([m, 1], decoder_start_id, jnp.int32), seq_BxKxL.reshape(m, length),
+        jnp.zeros([m, max(max_len - length, 0)], jnp.int32)], axis=1)
+    state = DecodingState(cur_index=jnp.asarray(t, jnp.int32), sequences=sequences,
+                          cur_token=last_M[:, None].astype(jnp.int32), cache=to_t5x(cache))
+    logits, new_cache = tokens_to_logits(state)
+    return logits, from_t5x(new_cache)
+
+  res = _trie_search(logits_fn, cache, trie, b, k, k, eos_id, decoder_start_id, include_eos)
+  alive = res.items >= 0
+  seqs = jnp.where(alive[:, :, None], res.tokens, 0)
+  tail = jnp.zeros([b, k, max_len - length], jnp.int32)
+  if include_eos and max_len > length:
+    tail = tail.at[:, :, 0].set(jnp.where(alive, eos_id, 0))
+  seqs = jnp.concatenate([seqs, tail], axis=2)
+  scores = jnp.where(alive, res.scores, NEG_INF)
+  return seqs[:, ::-1], scores[:, ::-1]
 
 
 def brevity_penalty(length, alpha: float):
