@@ -204,6 +204,21 @@ def init_train_state(model: models.EncoderDecoderModel, tx: optax.GradientTransf
     return jax.jit(init_state, out_shardings=shardings)(rng)
 
 
+def make_train_step(model: models.EncoderDecoderModel, tx: optax.GradientTransformation,
+                    lr_fn, dropout_rng: jax.Array):
+  """`step(state, batch) -> (state, metrics)`: loss, gradients and one optimizer update (jit it)."""
+
+  def train_step(state: TrainState, batch):
+    rng = jax.random.fold_in(dropout_rng, state.step)
+    (_, metrics), grads = jax.value_and_grad(model.loss_fn, has_aux=True)(state.params, batch, rng)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = dict(metrics, grad_norm=optax.global_norm(grads), learning_rate=lr_fn(state.step))
+    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
+
+
 def _write_run_info(model_dir: str, info: dict) -> None:
   if jax.process_index() == 0:
     io_utils.atomic_write_json(os.path.join(model_dir, RUN_INFO), info)
@@ -281,14 +296,7 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
     state = init_train_state(model, tx, partitioner, lengths, init_rng, state_sh)
   step = int(start or 0)
 
-  def train_step(state: TrainState, batch):
-    rng = jax.random.fold_in(dropout_rng, state.step)
-    (_, metrics), grads = jax.value_and_grad(model.loss_fn, has_aux=True)(state.params, batch, rng)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics = dict(metrics, grad_norm=optax.global_norm(grads), learning_rate=lr_fn(state.step))
-    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
-
+  train_step = make_train_step(model, tx, lr_fn, dropout_rng)
   p_train_step = jax.jit(train_step, out_shardings=(state_sh, partitioner.replicated),
                          donate_argnums=(0,))
   p_eval = jax.jit(model.eval_sums, out_shardings=partitioner.replicated)
