@@ -118,6 +118,37 @@ def _flat_init(base: Initializer, fan_in_dims: int, scale: float = 1.0) -> Initi
 _KERNEL_INIT = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _dense(x: Array, kernel: Array, num_in: int) -> Array:
+  """x [..., *in] . kernel [*in, *out] over the last `num_in` axes of x -> [..., *out]."""
+  lead = x.ndim - num_in
+  return lax.dot_general(x, kernel, ((tuple(range(lead, x.ndim)), tuple(range(num_in))),
+                                     ((), ())))
+
+
+def _dense_fwd(x, kernel, num_in):
+  return _dense(x, kernel, num_in), (x, kernel)
+
+
+def _dense_bwd(num_in, res, g):
+  """The autodiff gradients, laid out so that XLA:CPU need not transpose the cotangent.
+
+  Autodiff's kernel gradient is dot(g, x) -> [*out, *in] then a transpose, which
+  XLA:CPU lowers to a full transposed copy of g (with its producer fused in);
+  contracting the leading axes of x and g gives [*in, *out] directly (about 3x
+  faster MLP backward on CPU, same values).
+  """
+  x, kernel = res
+  lead = x.ndim - num_in
+  out_g, out_k = tuple(range(lead, g.ndim)), tuple(range(num_in, kernel.ndim))
+  dx = lax.dot_general(g, kernel, ((out_g, out_k), ((), ())))
+  dk = lax.dot_general(x, g, ((tuple(range(lead)), tuple(range(lead))), ((), ())))
+  return dx.astype(x.dtype), dk.astype(kernel.dtype)
+
+
+_dense.defvjp(_dense_fwd, _dense_bwd)
+
+
 class DenseGeneral(nn.Module):
   """Bias-free dense layer over one or more trailing axes with a named kernel."""
   config: T5Config
@@ -136,6 +167,8 @@ class DenseGeneral(nn.Module):
     kernel = _param(self, "kernel", _flat_init(_KERNEL_INIT, len(axis), self.init_scale),
                     kernel_shape, self.kernel_axes)
     dtype = self.output_dtype or self.config.jnp_dtype
+    if axis == tuple(range(x.ndim - len(axis), x.ndim)):  # Trailing axes (every use here).
+      return _dense(x.astype(dtype), kernel.astype(dtype), len(axis))
     contract = (axis, tuple(range(len(axis))))
     return lax.dot_general(x.astype(dtype), kernel.astype(dtype), (contract, ((), ())))
 

@@ -86,6 +86,24 @@ def test_t5x_params_axes_collection():
   assert tuple(axes["token_embedder"]["embedding_axes"].names) == ("vocab", "embed")
 
 
+@pytest.mark.parametrize("num_in,out_shape", [(1, (7,)), (2, (7,)), (1, (3, 4))])
+def test_dense_custom_vjp_equals_autodiff(num_in, out_shape):
+  rng = np.random.RandomState(0)
+  x = jnp.asarray(rng.randn(2, 3, 4, 5), jnp.float32)
+  kernel = jnp.asarray(rng.randn(*x.shape[x.ndim - num_in:], *out_shape), jnp.float32)
+  lead = x.ndim - num_in
+  plain = lambda x, k: jax.lax.dot_general(
+      x, k, ((tuple(range(lead, x.ndim)), tuple(range(num_in))), ((), ())))
+  loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
+  custom = lambda x, k: t5._dense(x, k, num_in)  # pylint: disable=protected-access
+  np.testing.assert_allclose(custom(x, kernel), plain(x, kernel), rtol=1e-6)
+  got = jax.grad(loss(custom), (0, 1))(x, kernel)
+  want = jax.grad(loss(plain), (0, 1))(x, kernel)
+  for g, w in zip(got, want):
+    assert g.shape == w.shape
+    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _apply(cfg, params, enc, dec, tgt, enc_seg, dec_seg):
   return t5.Transformer(cfg).apply({"params": params}, enc, dec, tgt, enable_dropout=False,
