@@ -36,12 +36,12 @@ class Profile:
 
 PROFILES = {
     # The README's main job: <= 15 minutes on 2 CPU cores.
-    "full": Profile(items=2000, users=3000,
-                    train_steps={"tiger": 1200, "macrec": 1200, "trialign": 1600},
-                    eval_users=1000, gen_examples=100),
+    "full": Profile(items=1000, users=2000,
+                    train_steps={"tiger": 800, "macrec": 800, "trialign": 1300},
+                    eval_users=1000, sasrec_epochs=20, gen_examples=100),
     # Tests and smoke runs.
     "quick": Profile(items=300, users=600,
-                     train_steps={"tiger": 300, "macrec": 300, "trialign": 400},
+                     train_steps={"tiger": 400, "macrec": 500, "trialign": 800},
                      eval_users=200, sasrec_epochs=10, gen_examples=20),
 }
 
@@ -146,7 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--out", default="demo_out",
                       help="Output directory: data/, runs/<method>/, report.md, results.json.")
   parser.add_argument("--profile", choices=sorted(PROFILES), default="full",
-                      help="'full': 2,000 items / 3,000 users, <= 15 min on 2 CPU cores "
+                      help="'full': 1,000 items / 2,000 users, <= 15 min on 2 CPU cores "
                       "(the README job); 'quick': 300 items / 600 users smoke run.")
   parser.add_argument("--methods", default=",".join(METHODS),
                       help="Comma-separated subset of tiger,macrec,trialign.")
