@@ -18,7 +18,7 @@ def test_stage_plan_runs_each_method_after_shared_data_stages(tmp_path):
   assert prep[prep.index("--items") + 1] == "300" and prep[prep.index("--seed") + 1] == "7"
   train = stages[5]
   assert f"--gin.MODEL_DIR='{os.path.join(out, 'runs', 'tiger')}'" in train.argv
-  assert "--gin.TRAIN_STEPS=300" in train.argv
+  assert f"--gin.TRAIN_STEPS={demo.PROFILES['quick'].train_steps['tiger']}" in train.argv
   assert train.argv[train.argv.index("--gin_file") + 1] == "demo/tiger.gin"
   # Baselines are evaluated once, with the first method.
   ev = [list(s.argv) for s in stages if s.name.startswith("evaluate:")]
