@@ -126,3 +126,13 @@ def read_jsonl(path, parse: Callable[[str], Any] = json.loads,
         pending = err  # Raise only if another line follows.
         continue
       raise err from e
+
+
+def read_json_or_empty(path: str | os.PathLike) -> dict:
+  """A JSON object from `path`, or {} when absent or malformed (resume state, manifests)."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      obj = json.load(f)
+    return obj if isinstance(obj, dict) else {}
+  except (OSError, ValueError):
+    return {}

@@ -12,7 +12,8 @@ import numpy as np
 from gr_jax import io_utils
 from gr_jax.data import schema
 from gr_jax.embed import fingerprint, fusion, images, precomputed, texts
-from gr_jax.embed.stage import IDS, MANIFEST, REPORT, EmbedConfig, read_json_or_empty
+from gr_jax.embed.stage import IDS, MANIFEST, REPORT, EmbedConfig
+from gr_jax.io_utils import read_json_or_empty
 
 _EXAMPLES = 10
 STALE_FILES = ("text.npy", "text_enriched.npy", "image.npy", "image_valid.npy", "fused.npy",

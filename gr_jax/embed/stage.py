@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
@@ -158,12 +157,4 @@ def load_embeddings(data_dir: str, modality: str) -> tuple[list[str], np.ndarray
   return ids, arr
 
 
-def read_json_or_empty(path: str) -> dict:
-  """A JSON object from `path`, or {} when absent or malformed."""
-  try:
-    with open(path, encoding="utf-8") as f:
-      obj = json.load(f)
-    return obj if isinstance(obj, dict) else {}
-  except (OSError, ValueError):
-    return {}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import sys
@@ -81,7 +80,7 @@ def tokenize(data_dir: str, cfg, out_dir: Optional[str] = None, progress: bool =
   config_doc = {"config": cfg.to_json(), "input": _fingerprint(ids, data)}
   config_path = os.path.join(out_dir, "config.json")
   ckpt_dir = os.path.join(out_dir, "checkpoints")
-  previous = _read_json(config_path)
+  previous = io_utils.read_json_or_empty(config_path)
   if previous and ({k: previous.get(k) for k in config_doc} != config_doc):
     logging.info("config or input changed since the last run: starting over")
     trainer.clear_checkpoints(ckpt_dir)
@@ -130,15 +129,6 @@ def tokenize(data_dir: str, cfg, out_dir: Optional[str] = None, progress: bool =
                                                steps=trainer.num_steps(cfg, len(ids)),
                                                train_seconds=report["train_seconds"]))
   return report
-
-
-def _read_json(path: str) -> dict:
-  try:
-    with open(path, encoding="utf-8") as f:
-      obj = json.load(f)
-    return obj if isinstance(obj, dict) else {}
-  except (OSError, ValueError):
-    return {}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
