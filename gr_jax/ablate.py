@@ -66,7 +66,7 @@ def make_variant_dir(source: str, target: str) -> str:
 
 def _drop_binding(keep: Sequence[str]) -> list[str]:
   drop = [t for t in TRIALIGN_TASKS if t not in keep]
-  return [f"gr_jax.train.train.register_kwargs={{'drop_tasks': {drop!r}}}"] if drop else []
+  return [f"DROP_TASKS={drop!r}"] if drop else []
 
 
 class _Plan:

@@ -37,11 +37,11 @@ class Profile:
 PROFILES = {
     # The README's main job: <= 15 minutes on 2 CPU cores.
     "full": Profile(items=1000, users=2000,
-                    train_steps={"tiger": 800, "macrec": 800, "trialign": 800},
+                    train_steps={"tiger": 800, "macrec": 800, "trialign": 1200},
                     eval_users=1000, sasrec_epochs=20, gen_examples=100),
     # Tests and smoke runs.
     "quick": Profile(items=300, users=600,
-                     train_steps={"tiger": 400, "macrec": 500, "trialign": 500},
+                     train_steps={"tiger": 400, "macrec": 500, "trialign": 750},
                      eval_users=200, sasrec_epochs=10, gen_examples=20),
 }
 

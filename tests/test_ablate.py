@@ -3,11 +3,22 @@
 import json
 import os
 
+import gin
 import pytest
 from PIL import Image
 
 from gr_jax import ablate
 from gr_jax import demo
+from gr_jax import gin_flags
+from gr_jax import paths
+import gr_jax.train  # noqa: F401  (registers the configurables the gin files bind)
+
+
+def demo_trialign_rates():
+  """TASK_RATES as gin/demo/trialign.gin sets it."""
+  text = open(os.path.join(paths.GIN_DIR, "demo", "trialign.gin")).read()
+  line = next(l for l in text.splitlines() if l.startswith("TASK_RATES"))
+  return eval(line.split("=", 1)[1].split("#")[0])  # pylint: disable=eval-used
 
 
 def _arg(stage, flag):
@@ -24,10 +35,25 @@ def test_task_study_adds_groups_incrementally_and_shares_the_full_run(tmp_path):
   for v, (label, group) in zip(plan.variants[1:], ablate.TASK_GROUPS):
     kept += list(group)
     train = next(s for s in plan.stages if s.name == f"train:{v['name']}")
-    binding = next(a for a in train.argv if "register_kwargs" in a)
-    dropped = eval(binding.split("=", 1)[1])["drop_tasks"]  # pylint: disable=eval-used
+    # DROP_TASKS (train_defaults.gin) leaves the demo's other register_kwargs (MAX_HISTORY,
+    # TASK_RATES) as the reference run has them.
+    binding = next(a for a in train.argv if a.startswith("--gin.DROP_TASKS="))
+    dropped = eval(binding.split("=", 1)[1])  # pylint: disable=eval-used
     assert sorted(dropped + kept) == sorted(ablate.TRIALIGN_TASKS) and not set(dropped) & set(kept)
     assert "--gin.SEED=3" in train.argv
+  # Parsed as `gr-jax train` parses it, a variant keeps the demo's history length and task
+  # rates; only the dropped tasks differ from the reference run.
+  train = next(s for s in plan.stages if s.name == "train:tasks_1")
+  argv = list(train.argv)
+  gin.clear_config()
+  try:
+    gin_flags.parse_gin([argv[argv.index("--gin_file") + 1]],
+                        [a[len("--gin."):] for a in argv if a.startswith("--gin.")])
+    assert gin.query_parameter("%MAX_HISTORY") == 10
+    assert gin.query_parameter("%TASK_RATES") == demo_trialign_rates()
+    assert gin.query_parameter("%DROP_TASKS") == list(ablate.TRIALIGN_TASKS[1:])
+  finally:
+    gin.clear_config()
   # One tokenizer run is shared by every task variant; names are unique.
   assert sum(s.name.startswith("tokenize:") for s in plan.stages) == 1
   assert len({s.name for s in plan.stages}) == len(plan.stages)

@@ -58,6 +58,28 @@ def _weights(batch: Batch) -> jax.Array:
   return (batch["decoder_target_tokens"] > 0).astype(jnp.float32)
 
 
+LOSS_NORMALIZATIONS = ("tokens", "per_sequence")
+
+
+def per_sequence_weights(weights_BxT: jax.Array,
+                         segment_ids_BxT: Optional[jax.Array] = None) -> jax.Array:
+  """Token weights rescaled so every target sequence sums to 1 (T5X AVERAGE_PER_SEQUENCE).
+
+  A sequence is a row, or with packing one `decoder_segment_ids` segment of a row.
+  Summing token losses times these weights and dividing by their sum (the number of
+  sequences) averages each example's mean token loss, so a 4-token SID target
+  counts as much as a 30-token title in a multitask mixture.
+  """
+  b, t = weights_BxT.shape
+  if segment_ids_BxT is None:
+    segment_ids_BxT = (weights_BxT > 0).astype(jnp.int32)
+  ids = segment_ids_BxT.astype(jnp.int32) + jnp.arange(b, dtype=jnp.int32)[:, None] * (t + 1)
+  totals = jax.ops.segment_sum(weights_BxT.reshape(-1), ids.reshape(-1),
+                               num_segments=b * (t + 1))
+  per_token_total = totals[ids]
+  return jnp.where(per_token_total > 0, weights_BxT / jnp.maximum(per_token_total, 1e-9), 0.0)
+
+
 def _split_cross_cache(cache: PyTree) -> tuple[dict, dict]:
   """Splits a decode cache into (cross-attention K/V, everything else) flat dicts."""
   flat = traverse_util.flatten_dict(flax.core.unfreeze(cache))
@@ -74,6 +96,10 @@ class EncoderDecoderModel:
     config: network hyper-parameters (vocab_size must be set).
     z_loss: weight of log(Z)^2 per token (T5X default 1e-4).
     label_smoothing: mass spread uniformly over non-target tokens.
+    loss_normalization: "tokens" averages the loss over all target tokens of the
+      batch (T5X NUM_REAL_TARGET_TOKENS); "per_sequence" averages each example's
+      mean token loss (T5X AVERAGE_PER_SEQUENCE), so short SID targets are not
+      drowned by long text targets in a multitask mixture.
     alignment_weight: lambda of the MACRec implicit alignment loss (0 = off;
       MACRec uses 0.01). Applied when a batch carries `align_*_tokens`.
     alignment_temperature: InfoNCE tau (MACRec: 0.1).
@@ -84,7 +110,7 @@ class EncoderDecoderModel:
   """
 
   def __init__(self, config: t5.T5Config, z_loss: float = 1e-4, label_smoothing: float = 0.0,
-               alignment_weight: float = 0.0,
+               loss_normalization: str = "tokens", alignment_weight: float = 0.0,
                alignment_temperature: float = alignment.DEFAULT_TEMPERATURE,
                alignment_normalize: bool = True, decoder_start_id: int = 0, eos_id: int = 1,
                input_vocabulary=None, output_vocabulary=None):
@@ -92,6 +118,10 @@ class EncoderDecoderModel:
     self.module = t5.Transformer(config)
     self.z_loss = float(z_loss)
     self.label_smoothing = float(label_smoothing)
+    if loss_normalization not in LOSS_NORMALIZATIONS:
+      raise ValueError(f"loss_normalization {loss_normalization!r}: expected one of "
+                       f"{LOSS_NORMALIZATIONS}")
+    self.loss_normalization = loss_normalization
     self.alignment_weight = float(alignment_weight)
     self.alignment_temperature = float(alignment_temperature)
     self.alignment_normalize = bool(alignment_normalize)
@@ -103,6 +133,7 @@ class EncoderDecoderModel:
   def hparams(self) -> dict:
     """Constructor arguments other than config and vocabularies (JSON-able)."""
     return {"z_loss": self.z_loss, "label_smoothing": self.label_smoothing,
+            "loss_normalization": self.loss_normalization,
             "alignment_weight": self.alignment_weight,
             "alignment_temperature": self.alignment_temperature,
             "alignment_normalize": self.alignment_normalize,
@@ -148,7 +179,9 @@ class EncoderDecoderModel:
     """(scalar loss, metrics) for `jax.value_and_grad(..., has_aux=True)`.
 
     loss = sum_t w_t * (CE_t + z_loss * logZ_t^2) / sum_t w_t
-           [+ alignment_weight * L_implicit when the batch has align_* tokens].
+           [+ alignment_weight * L_implicit when the batch has align_* tokens],
+    with w_t the target-token weights, or with loss_normalization="per_sequence"
+    those weights divided by their sequence's sum. Metrics stay token averages.
     """
     rng_main = rng_align = None
     if dropout_rng is not None:
@@ -159,7 +192,11 @@ class EncoderDecoderModel:
     token_loss, token_z = cross_entropy(logits, targets, self.z_loss, self.label_smoothing)
     num_tokens = jnp.sum(weights)
     denom = jnp.maximum(num_tokens, 1.0)
-    loss = jnp.sum(token_loss * weights) / denom
+    if self.loss_normalization == "per_sequence":
+      seq_weights = per_sequence_weights(weights, batch.get("decoder_segment_ids"))
+      loss = jnp.sum(token_loss * seq_weights) / jnp.maximum(jnp.sum(seq_weights), 1.0)
+    else:
+      loss = jnp.sum(token_loss * weights) / denom
     correct = (jnp.argmax(logits, -1) == targets).astype(jnp.float32) * weights
     metrics = {"cross_entropy": jnp.sum((token_loss - token_z) * weights) / denom,
                "z_loss": jnp.sum(token_z * weights) / denom,
