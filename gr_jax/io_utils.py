@@ -128,6 +128,15 @@ def read_jsonl(path, parse: Callable[[str], Any] = json.loads,
       raise err from e
 
 
+def read_json(path: str | os.PathLike) -> Any:
+  """The JSON document in `path`; malformed JSON raises BadInputError naming the file."""
+  with open(path, encoding="utf-8") as f:
+    try:
+      return json.load(f)
+    except ValueError as e:
+      raise BadInputError(str(path), None, None, f"not valid JSON ({e})") from e
+
+
 def read_json_or_empty(path: str | os.PathLike) -> dict:
   """A JSON object from `path`, or {} when absent or malformed (resume state, manifests)."""
   try:

@@ -428,11 +428,7 @@ def load_trained(model_dir: str, step: Optional[int] = None):
   path = os.path.join(model_dir, RUN_INFO)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: not a trained model directory (no {RUN_INFO})")
-  with open(path, encoding="utf-8") as f:
-    try:
-      info = json.load(f)
-    except ValueError as e:
-      raise io_utils.BadInputError(path, None, None, f"not valid JSON ({e})") from e
+  info = io_utils.read_json(path)
   for field in ("model_config", "model_hparams"):
     if not isinstance(info.get(field), dict):
       raise io_utils.BadInputError(path, None, field, "missing or not an object")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Iterator, Mapping, Optional, Sequence
 
@@ -122,11 +121,7 @@ class AlignmentPairs:
   def from_sids_file(cls, path: str, vocabulary: seqio.Vocabulary,
                      modalities: Sequence[str] = ("text", "image")) -> "AlignmentPairs":
     """Reads `tokenizer/<run>/sids.json` and tokenizes each item's two SIDs with `vocabulary`."""
-    with open(path, encoding="utf-8") as f:
-      try:
-        doc = json.load(f)
-      except ValueError as e:
-        raise io_utils.BadInputError(path, None, None, f"not valid JSON ({e})") from e
+    doc = io_utils.read_json(path)
     mods = doc.get("modalities") if isinstance(doc, dict) else None
     if not isinstance(mods, dict):
       raise io_utils.BadInputError(path, None, "modalities", "missing")

@@ -55,11 +55,7 @@ def sids_path(data_dir: str, tokenizer_run: str) -> str:
 
 def read_sid_layout(path: str) -> dict[str, dict]:
   """Returns {modality: {"prefixes", "codebook_sizes"}} of a sids.json, validated."""
-  with open(path, encoding="utf-8") as f:
-    try:
-      doc = json.load(f)
-    except ValueError as e:
-      raise io_utils.BadInputError(path, None, None, f"not valid JSON ({e})") from e
+  doc = io_utils.read_json(path)
   mods = doc.get("modalities") if isinstance(doc, dict) else None
   if not isinstance(mods, dict) or not mods:
     raise io_utils.BadInputError(path, None, "modalities", "missing or empty")

@@ -77,12 +77,7 @@ def validate(doc: dict, path: str = "sids.json") -> dict:
 
 def load_sids(path: str) -> dict:
   """The parsed sids.json {"run", "modalities": {MOD: {prefixes, codebook_sizes, sids}}}, validated."""
-  try:
-    with open(path, encoding="utf-8") as f:
-      doc = json.load(f)
-  except ValueError as e:
-    raise io_utils.BadInputError(path, None, None, f"not valid JSON ({e})") from e
-  return validate(doc, path)
+  return validate(io_utils.read_json(path), path)
 
 
 def sid_strings(doc: dict, modality: str) -> dict[str, str]:
