@@ -1,6 +1,5 @@
 """Tests of the synthetic catalog: determinism, factors, text, images, sequence structure."""
 
-import collections
 import io
 import json
 import os
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gr_jax.data import preprocess
 from gr_jax.data import schema
 from gr_jax.data import synthetic
 from gr_jax.data import synthetic_images
@@ -188,19 +188,8 @@ def test_sequences_are_predictable_above_popularity(demo):
   assert hit_markov / n < 0.5  # ... but the next item is far from deterministic.
 
 
-def _kcore(sequences, k=5):
-  seqs = dict(sequences)
-  while True:
-    counts = collections.Counter(i for s in seqs.values() for i in s)
-    kept = {u: [i for i in s if counts[i] >= k] for u, s in seqs.items()}
-    kept = {u: s for u, s in kept.items() if len(s) >= k}
-    if kept == seqs:
-      return seqs
-    seqs = kept
-
-
 def test_five_core_keeps_most_users_and_items(demo):
-  kept = _kcore(demo.sequences)
+  kept = preprocess.kcore(dict(demo.sequences), 5)  # Checked against a naive k-core in test_preprocess.
   assert len(kept) > 0.97 * len(demo.sequences)
   assert len({i for s in kept.values() for i in s}) > 0.85 * len(demo.items)
 
