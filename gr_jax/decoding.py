@@ -298,13 +298,11 @@ def t5x_constrained_beam_search(inputs: jax.Array, cache, tokens_to_logits: Call
   max_len = inputs.shape[1] if max_decode_len is None else int(max_decode_len)
   if max_len < length:
     raise ValueError(f"max_decode_len={max_len} cannot hold SIDs of length {length}")
-  if cache_offset:
-    cache = _map_batched_cache(lambda x: jnp.moveaxis(x, cache_offset, 0), cache)
-  cache = _map_batched_cache(lambda x: jnp.repeat(x, k, axis=0), cache)
   to_t5x = lambda c: _map_batched_cache(lambda x: jnp.moveaxis(x, 0, cache_offset), c) \
       if cache_offset else c
   from_t5x = lambda c: _map_batched_cache(lambda x: jnp.moveaxis(x, cache_offset, 0), c) \
       if cache_offset else c
+  cache = _map_batched_cache(lambda x: jnp.repeat(x, k, axis=0), from_t5x(cache))
 
   def logits_fn(t, seq_BxKxL, last_M, cache):
     m = b * k

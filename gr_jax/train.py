@@ -334,10 +334,8 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
     writers.append(metric_writers.create_default_writer(
         os.path.join(model_dir, TENSORBOARD_DIR), just_logging=not lead, asynchronous=False))
   writer = metric_writers.MultiWriter(writers)
-  previous = {}
-  if os.path.exists(os.path.join(model_dir, RUN_INFO)):
-    with open(os.path.join(model_dir, RUN_INFO), encoding="utf-8") as f:
-      previous = json.load(f)
+  info_path = os.path.join(model_dir, RUN_INFO)
+  previous = io_utils.read_json(info_path) if os.path.exists(info_path) else {}
   run_info = dict(data, task_feature_lengths=lengths, model_config=config.to_dict(),
                   model_hparams=model.hparams(), batch_size=batch_size, seed=seed,
                   train_steps=train_steps, step=step, status="running",

@@ -182,9 +182,8 @@ def build_vocabulary(data_dir: str, tokenizer_run: str, sp_vocab_size: int = DEF
   fingerprint = _fingerprint(data_dir, layout, sp_vocab_size, extra_text)
   meta_path = os.path.join(out_dir, META_FILE)
   if not force and os.path.exists(meta_path) and os.path.exists(os.path.join(out_dir, MODEL_FILE)):
-    with open(meta_path, encoding="utf-8") as f:
-      if json.load(f).get("fingerprint") == fingerprint:
-        return out_dir
+    if io_utils.read_json(meta_path).get("fingerprint") == fingerprint:
+      return out_dir
   logging.info("Training SentencePiece (%d pieces) for %s", sp_vocab_size, out_dir)
   model = _train_sentencepiece(catalog_text(data_dir) + extra_text, sp_vocab_size)
   num_text_pieces = len(model.pieces)
@@ -248,8 +247,7 @@ class GrVocabulary(seqio.SentencePieceVocabulary):
     """The saved `vocab.json` (SID layout and id ranges per modality)."""
     if self._meta is None:
       self._model_context()
-      with open(os.path.join(self._vocab_dir, META_FILE), encoding="utf-8") as f:
-        self._meta = json.load(f)
+      self._meta = io_utils.read_json(os.path.join(self._vocab_dir, META_FILE))
     return self._meta
 
   @property

@@ -13,7 +13,6 @@ from gr_jax import io_utils
 from gr_jax.data import schema
 from gr_jax.embed import fingerprint, fusion, images, precomputed, texts
 from gr_jax.embed.stage import IDS, MANIFEST, REPORT, EmbedConfig
-from gr_jax.io_utils import read_json_or_empty
 
 _EXAMPLES = 10
 STALE_FILES = ("text.npy", "text_enriched.npy", "image.npy", "image_valid.npy", "fused.npy",
@@ -50,14 +49,14 @@ class Pipeline:
     self.ids = [it.item_id for it in self.items]
     self.out_dir = os.path.join(data_dir, schema.EMBEDDINGS_DIR)
     self.ids_sha = fingerprint.Hasher(self.ids).hexdigest()
-    manifest = read_json_or_empty(os.path.join(self.out_dir, MANIFEST))
+    manifest = io_utils.read_json_or_empty(os.path.join(self.out_dir, MANIFEST))
     self.stale_files = []
     if manifest.get("ids_sha256") != self.ids_sha:
       manifest = {}
       # Rows of existing arrays follow another item list: never leave them beside the new ids.
       self.stale_files = [f for f in STALE_FILES if os.path.exists(self._path(f))]
     self.manifest = {"ids_sha256": self.ids_sha, "modalities": manifest.get("modalities", {})}
-    self.prev_report = read_json_or_empty(os.path.join(self.out_dir, REPORT))
+    self.prev_report = io_utils.read_json_or_empty(os.path.join(self.out_dir, REPORT))
     self.report: dict = {"items": len(self.items), "config": dataclasses.asdict(config)}
     self.arrays: dict[str, np.ndarray] = {}
     self.fps: dict[str, str | None] = {}

@@ -155,6 +155,3 @@ def load_embeddings(data_dir: str, modality: str) -> tuple[list[str], np.ndarray
     raise io_utils.BadInputError(os.path.join(out_dir, f"{modality}.npy"), None, None,
                                  f"{arr.shape[0]} rows but ids.txt has {len(ids)} ids")
   return ids, arr
-
-
-
