@@ -37,7 +37,7 @@ setuptools.setup(
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["gr_jax", "gr_jax.*"]) + ["gr_jax_tasks"],
     # The SeqIO registrations live in the top-level `tasks/` folder of the
-    # repo (DESIGN.md) but install as `gr_jax_tasks`, so they never shadow
+    # repo (ARCHITECTURE.md) but install as `gr_jax_tasks`, so they never shadow
     # another project's `tasks` package.
     package_dir={"gr_jax_tasks": "tasks"},
     install_requires=INSTALL_REQUIRES,

@@ -16,7 +16,6 @@ within one run, not absolute numbers across runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -60,7 +59,7 @@ def torch_minilm(texts: list[str], batch: int = 64):
   """Reference text encoder: transformers BertModel + mean pooling + L2 norm."""
   import torch
   import transformers
-  from gr_jax.embed import minilm
+  from gr_jax.encoders import minilm
   model_dir = minilm.default_model_dir()
   tok = transformers.AutoTokenizer.from_pretrained(model_dir)
   model = transformers.BertModel.from_pretrained(model_dir).eval()
@@ -85,7 +84,7 @@ def torch_efficientnet(params: dict):
   """Reference image encoder: PyTorch functional EfficientNet-Lite0 on the folded Flax params."""
   import torch
   import torch.nn.functional as F
-  from gr_jax.embed import efficientnet_lite as E
+  from gr_jax.encoders import efficientnet_lite as E
 
   def tconv(p):  # flax [kh, kw, I, O] -> torch [O, I, kh, kw]
     return (torch.from_numpy(np.array(p["kernel"]).transpose(3, 2, 0, 1).copy()),
@@ -132,7 +131,7 @@ def main(argv=None) -> dict:
 
   import jax
   import torch
-  from gr_jax.embed import efficientnet_lite, minilm
+  from gr_jax.encoders import efficientnet_lite, minilm
   threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   torch.set_num_threads(threads)
   results = {"cpu_threads": threads, "jax": jax.__version__, "torch": torch.__version__,

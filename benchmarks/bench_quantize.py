@@ -4,7 +4,7 @@
 
 Every side quantizes the same fp32 items against the same codebooks, level by level
 (level l searches the residual left by levels < l) and must return identical codes:
-* jax: `gr_jax.tokenizer.nearest.residual_quantize` (one jit; ||x||^2 - 2 x.c + ||c||^2 in
+* jax: `gr_jax.rqvae.nearest.residual_quantize` (one jit; ||x||^2 - 2 x.c + ||c||^2 in
   row blocks sized to stay cache-resident, so memory is bounded for any N and K);
 * torch: what peer RQ-VAE code does, `torch.cdist(x, c)` + `argmin` per level, in chunks
   of `--torch-chunk` rows (all CPU threads);
@@ -50,7 +50,7 @@ def jax_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
 def jax_search(x, books):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from gr_jax.tokenizer import nearest  # pylint: disable=g-import-not-at-top
+  from gr_jax.rqvae import nearest  # pylint: disable=g-import-not-at-top
   x_j = jax.device_put(jnp.asarray(x))
   books_j = [jax.device_put(jnp.asarray(b)) for b in books]
 

@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 
+from gr_jax.data import layout
 from gr_jax.data import schema
 from gr_jax.data import synthetic
 from gr_jax.data import synthetic_text
@@ -77,7 +78,7 @@ def main() -> int:
       with tempfile.TemporaryDirectory() as d:
         _, w_items = _time(schema.write_items, d, cat.items)
         _, w_seqs = _time(schema.write_sequences, d, cat.sequences)
-        size = os.path.getsize(os.path.join(d, schema.ITEMS)) / 2**20
+        size = os.path.getsize(os.path.join(d, layout.ITEMS)) / 2**20
       print(f"  write items.jsonl ({size:.0f} MiB): {w_items:.2f} s; "
             f"sequences.jsonl: {w_seqs:.2f} s")
     del cat

@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from gr_jax import flags
+
 # name -> (module, one-line help)
 SUBCOMMANDS = {
     "prepare": ("gr_jax.data.prepare",
@@ -20,7 +22,7 @@ SUBCOMMANDS = {
                "CMSA captions and MDIM interest tags per item (cached, resumable)."),
     "embed": ("gr_jax.embed.stage",
               "Text, image and fused item embeddings -> embeddings/*.npy."),
-    "tokenize": ("gr_jax.tokenizer.stage",
+    "tokenize": ("gr_jax.rqvae.stage",
                  "Train an RQ-VAE tokenizer and write semantic IDs (sids.json)."),
     "inspect-mixture": ("gr_jax.inspect_mixture",
                         "Show tasks, rates, examples and token lengths of a SeqIO mixture."),
@@ -28,21 +30,10 @@ SUBCOMMANDS = {
     "evaluate": ("gr_jax.evaluate",
                  "Full-ranking HR/NDCG with trie-constrained beam search; report + plots."),
     "recommend": ("gr_jax.recommend", "Top-K items with titles for a given history."),
-    "demo": ("gr_jax.demo",
+    "demo": ("gr_jax.runs.demo",
              "End-to-end demo on the synthetic catalog: all methods + baselines, results table."),
-    "ablate": ("gr_jax.ablate", "TriAlignGR / MACRec ablation studies."),
+    "ablate": ("gr_jax.runs.ablate", "TriAlignGR / MACRec ablation studies."),
 }
-
-
-def _load(module_name: str):
-  try:
-    return importlib.import_module(module_name)
-  except ModuleNotFoundError as e:
-    # The subcommand's module (or its package) is not there yet; any other
-    # missing import is a real error and must surface.
-    if e.name == module_name or module_name.startswith(f"{e.name}."):
-      return None
-    raise
 
 
 def _requested(argv: list[str] | None) -> str | None:
@@ -69,14 +60,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     if name != only:
-      p.set_defaults(_module=None, _name=name)
       continue
-    module = _load(module_name)
-    if module is None or not hasattr(module, "add_arguments"):
-      p.set_defaults(_module=None, _name=name)
-      continue
+    module = importlib.import_module(module_name)
     module.add_arguments(p)
-    p.set_defaults(_module=module, _name=name)
+    flags.add_dashed_aliases(p)
+    p.set_defaults(_module=module)
   return parser
 
 
@@ -89,9 +77,6 @@ def main(argv: list[str] | None = None) -> int:
   if not getattr(args, "command", None):
     parser.print_help()
     return 2
-  if args._module is None:
-    print(f"gr-jax {args._name}: not built yet.", file=sys.stderr)
-    return 3
   return int(args._module.main(args) or 0)
 
 

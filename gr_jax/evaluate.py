@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import math
 import os
 import re
 import string
@@ -15,6 +12,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from gr_jax import io_utils
+from gr_jax.data import layout
+from gr_jax.data import schema
 
 HR_KS = (1, 5, 10)
 NDCG_KS = (5, 10)
@@ -131,7 +130,6 @@ def tag_scores(predictions: Sequence[str], targets: Sequence[str]) -> dict:
 
 def split_examples(data_dir: str, split: str, max_users: Optional[int] = None):
   """Examples of a leave-one-out split ('valid'/'validation' or 'test'), optionally the first N."""
-  from gr_jax.data import schema  # pylint: disable=g-import-not-at-top
   examples = list(schema.read_split(data_dir, "valid" if split == "validation" else split))
   return examples[:max_users] if max_users else examples
 
@@ -162,17 +160,16 @@ def _fit_sasrec(data_dir, train, item_ids, config, cache_dir, progress):
   import flax.serialization  # pylint: disable=g-import-not-at-top
   from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
   rec = sasrec.SASRecRecommender(item_ids, config)
-  split_file = os.path.join(data_dir, "splits", "train.jsonl")
+  split_file = schema.split_path(data_dir, "train")
   key = {"config": dataclasses.asdict(config), "items": len(item_ids),
          "train": [os.path.getsize(split_file), os.stat(split_file).st_mtime_ns]}
   meta_path = os.path.join(cache_dir, "sasrec.json") if cache_dir else None
   params_path = os.path.join(cache_dir, "sasrec.msgpack") if cache_dir else None
   if meta_path and os.path.exists(meta_path) and os.path.exists(params_path):
-    with open(meta_path, encoding="utf-8") as f:
-      if json.load(f).get("key") == key:
-        with open(params_path, "rb") as f:
-          rec.params = flax.serialization.from_bytes(rec.init(), f.read())
-        return rec
+    if io_utils.read_json(meta_path).get("key") == key:
+      with open(params_path, "rb") as f:
+        rec.params = flax.serialization.from_bytes(rec.init(), f.read())
+      return rec
   valid = split_examples(data_dir, "valid")
   rec.fit(train, valid=([ex.history for ex in valid], [ex.target for ex in valid]), progress=progress)
   if cache_dir:
@@ -224,9 +221,9 @@ def generation_scores(recommender, split: str, tasks: Sequence[str], max_example
 
 def _tsne_plots(recommender, out_dir: str, method: str, max_points: int) -> dict:
   """t-SNE of `embeddings/<modality>.npy` per SID modality, coloured by the first SID level."""
-  from gr_jax import eval_plots  # pylint: disable=g-import-not-at-top
-  emb_dir = os.path.join(recommender.data_dir, "embeddings")
-  ids_path = os.path.join(emb_dir, "ids.txt")
+  from gr_jax.reports import eval_plots  # pylint: disable=g-import-not-at-top
+  emb_dir = os.path.join(recommender.data_dir, layout.EMBEDDINGS_DIR)
+  ids_path = os.path.join(emb_dir, layout.EMBED_IDS)
   out = {}
   for mod, cat in recommender.catalogs.items():
     path = os.path.join(emb_dir, f"{mod}.npy")
@@ -292,7 +289,7 @@ def evaluate(recommender, split: str = "test", baselines: Sequence[str] = ("popu
     report["generation"] = generation_scores(rec, split, tasks, max_gen_examples)
   if out_dir:
     os.makedirs(out_dir, exist_ok=True)
-    from gr_jax import eval_plots  # pylint: disable=g-import-not-at-top
+    from gr_jax.reports import eval_plots  # pylint: disable=g-import-not-at-top
     eval_plots.plot_metric_vs_k(curves, os.path.join(out_dir, "metric_vs_k.png"),
                                 f"{rec.method} {split} (full ranking, {len(examples)} users)")
     report["plots"] = {"metric_vs_k": "metric_vs_k.png"}

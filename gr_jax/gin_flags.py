@@ -1,4 +1,4 @@
-"""T5X-style gin flags shared by `gr-jax train` and `gr-jax tokenize`.
+"""T5X-style gin flags shared by `gr-jax train` and `gr-jax tokenize`, and gin constants.
 
 Repeated `--gin_file`, `--gin.NAME=VALUE` (rewritten to `--gin NAME=VALUE` for argparse)
 and `--gin_search_paths`; files and includes are looked up in the search paths, the
@@ -16,6 +16,10 @@ from typing import Sequence
 import gin
 
 from gr_jax import paths
+from gr_jax.data import layout
+
+# Python defaults that gin files read as `%gr_jax.NAME` (one source for argparse and gin).
+gin.constant("gr_jax.DEFAULT_MAX_HISTORY", layout.MAX_HISTORY)
 
 
 def rewrite_gin_args(argv: Sequence[str]) -> list[str]:

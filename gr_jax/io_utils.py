@@ -129,12 +129,13 @@ def read_jsonl(path, parse: Callable[[str], Any] = json.loads,
 
 
 def read_json(path: str | os.PathLike) -> Any:
-  """The JSON document in `path`; malformed JSON raises BadInputError naming the file."""
-  with open(path, encoding="utf-8") as f:
-    try:
+  """The JSON document in `path` (`.gz` gunzipped); bad JSON or UTF-8 raises BadInputError."""
+  try:
+    with open_text(path) as f:
       return json.load(f)
-    except ValueError as e:
-      raise BadInputError(str(path), None, None, f"not valid JSON ({e})") from e
+  except ValueError as e:  # JSONDecodeError (with a line) or UnicodeDecodeError.
+    raise BadInputError(os.fspath(path), getattr(e, "lineno", None), None,
+                        f"not valid JSON or not UTF-8 ({e})") from e
 
 
 def read_json_or_empty(path: str | os.PathLike) -> dict:

@@ -15,10 +15,11 @@ import numpy as np
 import tqdm
 
 from gr_jax import decoding
-from gr_jax import vocab as vocab_lib
+from gr_jax import text_vocab as vocab_lib
+from gr_jax.data import layout
 from gr_jax.data import schema
+from gr_jax.data import sids
 
-DEFAULT_MAX_HISTORY = 20
 
 
 def load_trained(model_dir: str):
@@ -39,8 +40,7 @@ class SidCatalog:
 
 def read_sid_strings(data_dir: str, tokenizer_run: str) -> dict[str, dict[str, str]]:
   """{modality: {item_id: SID string}} of `DIR/tokenizer/<run>/sids.json`."""
-  from gr_jax_tasks import sources  # pylint: disable=g-import-not-at-top
-  return sources.read_sids(vocab_lib.sids_path(data_dir, tokenizer_run))
+  return sids.read_sid_strings(layout.sids_path(data_dir, tokenizer_run))
 
 
 def build_catalogs(vocab, sid_strings: dict[str, dict[str, str]], item_ids: Sequence[str],
@@ -117,7 +117,7 @@ class Recommender:
     self.data_dir = run_info["data_dir"]
     self.method = run_info["method"]
     self.tokenizer_run = run_info.get("tokenizer_run") or self.method
-    vocab_dir = run_info.get("vocab_dir") or vocab_lib.default_vocab_dir(self.data_dir, self.tokenizer_run)
+    vocab_dir = run_info.get("vocab_dir") or layout.vocab_dir(self.data_dir, self.tokenizer_run)
     self.vocab = vocab_lib.load_vocabulary(vocab_dir)
     self.items = schema.load_items(self.data_dir)
     self.item_ids = list(self.items)
@@ -127,7 +127,7 @@ class Recommender:
     lengths = run_info.get("task_feature_lengths") or {}
     self.input_length = int(lengths.get("inputs", 512))
     self.target_length = int(lengths.get("targets", 64))
-    self.max_history = int(run_info.get("max_history", DEFAULT_MAX_HISTORY))
+    self.max_history = int(run_info.get("max_history", layout.MAX_HISTORY))
     self._sharding = _data_sharding(batch_size)
     if self._sharding is not None:  # Users over 'data', parameters replicated.
       self.params = jax.device_put(params, NamedSharding(self._sharding.mesh, PartitionSpec()))
@@ -209,7 +209,7 @@ class Recommender:
     """Top-K catalog indices and scores for item-id histories (ensembled over seqrec tasks)."""
     unknown = sorted({i for h in histories for i in h if i not in self.item_index})
     if unknown:
-      raise KeyError(f"unknown item ids (not in {os.path.join(self.data_dir, schema.ITEMS)}): "
+      raise KeyError(f"unknown item ids (not in {os.path.join(self.data_dir, layout.ITEMS)}): "
                      + ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
     results = [self.decode_sids(self.history_inputs(task, histories, mod), mod, desc=task)
                for task, mod in self.seqrec_tasks().items()]

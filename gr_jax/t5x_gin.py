@@ -30,7 +30,8 @@ import seqio
 from gr_jax import decoding
 from gr_jax import recommend
 from gr_jax import train_data
-from gr_jax import vocab as vocab_lib
+from gr_jax import text_vocab as vocab_lib
+from gr_jax.data import layout
 import gr_jax_tasks
 
 
@@ -111,7 +112,7 @@ def sid_token_rows(ds: Dataset, modalities: Sequence[str]) -> np.ndarray:
   rows = []
   for mod in modalities:
     if mod not in tables:
-      raise KeyError(f"{vocab_lib.sids_path(ds.data_dir, ds.tokenizer_run)} has no {mod!r} SIDs; "
+      raise KeyError(f"{layout.sids_path(ds.data_dir, ds.tokenizer_run)} has no {mod!r} SIDs; "
                      f"modalities: {sorted(tables)}")
     rows += [vocab.sid_token_ids(tables[mod][item]) for item in sorted(tables[mod])]
   lengths = {len(r) for r in rows}

@@ -13,13 +13,14 @@ a rerun resumes from the last one with the same data position),
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import logging
 import os
 import sys
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import flax
 import flax.linen as nn
@@ -32,16 +33,15 @@ import orbax.checkpoint as ocp
 import tqdm
 from clu import metric_writers
 
+from gr_jax import flags
 from gr_jax import gin_flags
 from gr_jax import io_utils
 from gr_jax import partitioning
 from gr_jax import train_data
+from gr_jax.data import layout
 from gr_jax.model import models
 from gr_jax.model import t5
 
-RUN_INFO = "run_info.json"
-CHECKPOINT_DIR = "checkpoints"
-METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 # `python -m gr_jax.train` runs this file as __main__ and then imports gr_jax.train for
 # real; only that import registers the gin configurables (no duplicate registration).
@@ -148,7 +148,7 @@ def _resolve_data(mixture_or_task_name, data_dir, dataset_name, method, tokenize
     mixture = gr_jax_tasks.register_dataset(dataset_name, data_dir, method,
                                             tokenizer_run=tokenizer_run, **register_kwargs)
     info.update(data_dir=data_dir, dataset_name=dataset_name, tokenizer_run=tokenizer_run,
-                max_history=int(register_kwargs.get("max_history", 20)),
+                max_history=int(register_kwargs.get("max_history", layout.MAX_HISTORY)),
                 register_kwargs=register_kwargs)
   elif mixture_or_task_name:
     mixture = mixture_or_task_name
@@ -221,7 +221,123 @@ def make_train_step(model: models.EncoderDecoderModel, tx: optax.GradientTransfo
 
 def _write_run_info(model_dir: str, info: dict) -> None:
   if jax.process_index() == 0:
-    io_utils.atomic_write_json(os.path.join(model_dir, RUN_INFO), info)
+    io_utils.atomic_write_json(os.path.join(model_dir, layout.RUN_INFO), info)
+
+
+def _build_model(vocab, model_config: Optional[t5.T5Config]) -> models.EncoderDecoderModel:
+  """The EncoderDecoderModel over `model_config`, its vocab_size taken from `vocab` when unset."""
+  config = model_config or t5.T5Config()
+  if not config.vocab_size:
+    config = t5.T5Config.from_dict({**config.to_dict(),
+                                    "vocab_size": train_data.padded_vocab_size(vocab)})
+  elif config.vocab_size < vocab.vocab_size:
+    raise ValueError(f"T5Config.vocab_size={config.vocab_size} < vocabulary size {vocab.vocab_size}")
+  return models.EncoderDecoderModel(config=config, input_vocabulary=vocab, output_vocabulary=vocab)
+
+
+def _alignment_pairs(model: models.EncoderDecoderModel, data: dict, vocab,
+                     alignment_batch_size: int):
+  """(AlignmentPairs, pairs per batch) for MACRec's alignment loss, or (None, 0) without it."""
+  if not model.alignment_weight:
+    return None, 0
+  if not data["data_dir"]:
+    raise ValueError("the alignment loss reads sids.json: set DATA_DIR")
+  pairs = train_data.AlignmentPairs.from_sids_file(
+      layout.sids_path(data["data_dir"], data["tokenizer_run"]), vocab)
+  return pairs, min(alignment_batch_size, len(pairs))
+
+
+def _checkpoint_manager(ckpt_dir: str, keep_checkpoints: int) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(
+      max_to_keep=keep_checkpoints, create=True, enable_async_checkpointing=True))
+
+
+def _restore(manager: ocp.CheckpointManager, abstract: TrainState, state_sh,
+             partitioner: partitioning.Partitioner, fresh: Callable[[], TrainState]):
+  """(state, step): the latest checkpoint restored into `state_sh`, else `fresh()` at step 0."""
+  start = manager.latest_step()
+  if start is None:
+    return fresh(), None
+  target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                        abstract, state_sh)
+  restored = manager.restore(start, args=ocp.args.Composite(
+      params=ocp.args.StandardRestore(target.params),
+      opt_state=ocp.args.StandardRestore(target.opt_state)))
+  state = TrainState(step=partitioner.shard_full(np.asarray(start, np.int32)),
+                     params=restored.params, opt_state=restored.opt_state)
+  logging.info("resumed from %s step %d", manager.directory, start)
+  return state, start
+
+
+def _save(manager: ocp.CheckpointManager, step: int, state: TrainState) -> None:
+  manager.save(step, args=ocp.args.Composite(
+      params=ocp.args.StandardSave(state.params),
+      opt_state=ocp.args.StandardSave(state.opt_state)))
+
+
+def _check_finite(manager: ocp.CheckpointManager, ckpt_dir: str, at_step: int, loss) -> None:
+  """Raises NonFiniteLossError (after pending checkpoint writes finish) on a NaN/inf loss."""
+  value = float(loss)
+  if not np.isfinite(value):
+    manager.wait_until_finished()
+    raise NonFiniteLossError(at_step, value, ckpt_dir, manager.latest_step())
+
+
+def _make_evaluate(model: models.EncoderDecoderModel, partitioner: partitioning.Partitioner,
+                   tasks: Sequence[str], lengths: Mapping[str, int], local_bs: int,
+                   eval_max_batches: int) -> Callable[[Any], dict]:
+  """`evaluate(params) -> {valid/<task>/loss, accuracy, sequence_accuracy, valid/loss}`."""
+  p_eval = jax.jit(model.eval_sums, out_shardings=partitioner.replicated)
+  eval_cache: dict[str, list] = {}
+
+  def evaluate(params) -> dict:
+    out, losses = {}, []
+    for task in tasks:
+      if task not in eval_cache:
+        eval_cache[task] = train_data.eval_batches(task, lengths, local_bs, eval_max_batches,
+                                                   shard=partitioner.data_shard())
+      if not eval_cache[task]:
+        continue
+      sums = None
+      with partitioner.context():
+        for b in eval_cache[task]:
+          s = p_eval(params, partitioner.shard_batch(b))
+          sums = s if sums is None else jax.tree.map(jnp.add, sums, s)
+      s = jax.device_get(sums)
+      loss = float(s["loss_sum"] / max(s["weight_sum"], 1.0))
+      losses.append(loss)
+      out[f"valid/{task}/loss"] = loss
+      out[f"valid/{task}/accuracy"] = float(s["correct_sum"] / max(s["weight_sum"], 1.0))
+      out[f"valid/{task}/sequence_accuracy"] = float(
+          s["sequences_correct"] / max(s["num_sequences"], 1.0))
+    if losses:
+      out["valid/loss"] = float(np.mean(losses))
+    return out
+
+  return evaluate
+
+
+def _metric_writer(model_dir: str, tensorboard: bool, lead: bool) -> metric_writers.MetricWriter:
+  """metrics.jsonl (lead process) plus TensorBoard event files when `tensorboard`."""
+  writers = [JsonlWriter(os.path.join(model_dir, layout.METRICS_FILE))] if lead else []
+  if tensorboard:
+    writers.append(metric_writers.create_default_writer(
+        os.path.join(model_dir, TENSORBOARD_DIR), just_logging=not lead, asynchronous=False))
+  return metric_writers.MultiWriter(writers)
+
+
+def _log(writer: metric_writers.MetricWriter, step: int, window: Sequence[dict], steps: int,
+         tokens: int, elapsed: float, check: Callable[[int, Any], None]) -> dict:
+  """Writes the mean train metrics of the steps in `window` (+ steps/s, tokens/s); returns them."""
+  host = jax.device_get(window)
+  for i, m in enumerate(host):
+    check(step - len(host) + 1 + i, m["loss"])
+  elapsed = max(elapsed, 1e-9)
+  scalars = {f"train/{k}": float(np.mean([m[k] for m in host])) for k in host[-1]}
+  scalars["train/steps_per_s"] = steps / elapsed
+  scalars["train/tokens_per_s"] = tokens / elapsed
+  writer.write_scalars(step, scalars)
+  return scalars
 
 
 @_configurable
@@ -254,87 +370,33 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
   data = _resolve_data(mixture_or_task_name, data_dir, dataset_name, method, tokenizer_run,
                        register_kwargs)
   vocab = data.pop("vocabulary")
-  config = model_config or t5.T5Config()
-  if not config.vocab_size:
-    config = t5.T5Config.from_dict({**config.to_dict(),
-                                    "vocab_size": train_data.padded_vocab_size(vocab)})
-  elif config.vocab_size < vocab.vocab_size:
-    raise ValueError(f"T5Config.vocab_size={config.vocab_size} < vocabulary size {vocab.vocab_size}")
-  model = models.EncoderDecoderModel(config=config, input_vocabulary=vocab, output_vocabulary=vocab)
+  model = _build_model(vocab, model_config)
+  config = model.config
   partitioner = partitioner or partitioning.Partitioner()
   local_bs = partitioner.local_batch_size(batch_size)
   lengths = {k: int(v) for k, v in dict(task_feature_lengths).items()}
-
-  pairs, n_align = None, 0
-  if model.alignment_weight:
-    if not data["data_dir"]:
-      raise ValueError("the alignment loss reads sids.json: set DATA_DIR")
-    from gr_jax import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
-    pairs = train_data.AlignmentPairs.from_sids_file(
-        vocab_lib.sids_path(data["data_dir"], data["tokenizer_run"]), vocab)
-    n_align = min(alignment_batch_size, len(pairs))
+  pairs, n_align = _alignment_pairs(model, data, vocab, alignment_batch_size)
 
   tx, lr_fn = make_optimizer(train_steps)
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
-
   abstract, state_sh = train_state_shardings(model, tx, partitioner, lengths, init_rng)
-
-  ckpt_dir = os.path.join(os.path.abspath(model_dir), CHECKPOINT_DIR)
-  manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(
-      max_to_keep=keep_checkpoints, create=True, enable_async_checkpointing=True))
-  start = manager.latest_step()
-  if start is not None:
-    target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                          abstract, state_sh)
-    restored = manager.restore(start, args=ocp.args.Composite(
-        params=ocp.args.StandardRestore(target.params),
-        opt_state=ocp.args.StandardRestore(target.opt_state)))
-    state = TrainState(step=partitioner.shard_full(np.asarray(start, np.int32)),
-                       params=restored.params, opt_state=restored.opt_state)
-    logging.info("resumed from %s step %d", ckpt_dir, start)
-  else:
-    state = init_train_state(model, tx, partitioner, lengths, init_rng, state_sh)
+  ckpt_dir = os.path.join(os.path.abspath(model_dir), layout.CHECKPOINT_DIR)
+  manager = _checkpoint_manager(ckpt_dir, keep_checkpoints)
+  state, start = _restore(manager, abstract, state_sh, partitioner,
+                          lambda: init_train_state(model, tx, partitioner, lengths, init_rng,
+                                                   state_sh))
   step = int(start or 0)
 
   train_step = make_train_step(model, tx, lr_fn, dropout_rng)
   p_train_step = jax.jit(train_step, out_shardings=(state_sh, partitioner.replicated),
                          donate_argnums=(0,))
-  p_eval = jax.jit(model.eval_sums, out_shardings=partitioner.replicated)
-  tasks = train_data.task_names(data["mixture"])
-  eval_cache: dict[str, list] = {}
-
-  def evaluate(params) -> dict:
-    out, losses = {}, []
-    for task in tasks:
-      if task not in eval_cache:
-        eval_cache[task] = train_data.eval_batches(task, lengths, local_bs, eval_max_batches,
-                                                   shard=partitioner.data_shard())
-      if not eval_cache[task]:
-        continue
-      sums = None
-      with partitioner.context():
-        for b in eval_cache[task]:
-          s = p_eval(params, partitioner.shard_batch(b))
-          sums = s if sums is None else jax.tree.map(jnp.add, sums, s)
-      s = jax.device_get(sums)
-      loss = float(s["loss_sum"] / max(s["weight_sum"], 1.0))
-      losses.append(loss)
-      out[f"valid/{task}/loss"] = loss
-      out[f"valid/{task}/accuracy"] = float(s["correct_sum"] / max(s["weight_sum"], 1.0))
-      out[f"valid/{task}/sequence_accuracy"] = float(
-          s["sequences_correct"] / max(s["num_sequences"], 1.0))
-    if losses:
-      out["valid/loss"] = float(np.mean(losses))
-    return out
+  evaluate = _make_evaluate(model, partitioner, train_data.task_names(data["mixture"]), lengths,
+                            local_bs, eval_max_batches)
 
   lead = jax.process_index() == 0
   num_shards = partitioner.data_shard()[1]  # Distinct process-local slices of a batch.
-  writers = [JsonlWriter(os.path.join(model_dir, METRICS_FILE))] if lead else []
-  if tensorboard:
-    writers.append(metric_writers.create_default_writer(
-        os.path.join(model_dir, TENSORBOARD_DIR), just_logging=not lead, asynchronous=False))
-  writer = metric_writers.MultiWriter(writers)
-  info_path = os.path.join(model_dir, RUN_INFO)
+  writer = _metric_writer(model_dir, tensorboard, lead)
+  info_path = os.path.join(model_dir, layout.RUN_INFO)
   previous = io_utils.read_json(info_path) if os.path.exists(info_path) else {}
   run_info = dict(data, task_feature_lengths=lengths, model_config=config.to_dict(),
                   model_hparams=model.hparams(), batch_size=batch_size, seed=seed,
@@ -350,12 +412,7 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
   window, pending, last_saved = [], None, start
   summary = {"loss": None, "valid": {}}
   t_log, step_log, tokens_log = time.time(), step, 0
-
-  def check(at_step, metrics):
-    value = float(metrics["loss"])
-    if not np.isfinite(value):
-      manager.wait_until_finished()
-      raise NonFiniteLossError(at_step, value, ckpt_dir, manager.latest_step())
+  check = functools.partial(_check_finite, manager, ckpt_dir)
 
   try:
     while step < train_steps:
@@ -374,30 +431,19 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
       step += 1
       if pending is not None:
         check(*pending)  # The previous step's loss: already computed, no pipeline stall.
-      pending = (step, metrics)
+      pending = (step, metrics["loss"])
       window.append(metrics)
       pbar.update(1)
       if step % checkpoint_period == 0 or step == train_steps:
-        check(step, metrics)
-        manager.save(step, args=ocp.args.Composite(
-            params=ocp.args.StandardSave(state.params),
-            opt_state=ocp.args.StandardSave(state.opt_state)))
+        check(step, metrics["loss"])
+        _save(manager, step, state)
         last_saved = step
         run_info.update(step=step, last_checkpoint=step, train_time_s=(
             previous.get("train_time_s") or 0.0) + time.time() - t_start)
         _write_run_info(model_dir, run_info)
       if step % log_period == 0 or step == train_steps:
-        host = jax.device_get(window)
-        for i, m in enumerate(host):
-          if not np.isfinite(m["loss"]):
-            manager.wait_until_finished()
-            raise NonFiniteLossError(step - len(host) + 1 + i, float(m["loss"]), ckpt_dir,
-                                     manager.latest_step())
-        elapsed = max(time.time() - t_log, 1e-9)
-        scalars = {f"train/{k}": float(np.mean([m[k] for m in host])) for k in host[-1]}
-        scalars["train/steps_per_s"] = (step - step_log) / elapsed
-        scalars["train/tokens_per_s"] = tokens_log / elapsed
-        writer.write_scalars(step, scalars)
+        scalars = _log(writer, step, window, step - step_log, tokens_log, time.time() - t_log,
+                       check)
         summary["loss"] = scalars["train/loss"]
         pbar.set_postfix(loss=f"{scalars['train/loss']:.4f}",
                          steps_s=f"{scalars['train/steps_per_s']:.1f}", refresh=False)
@@ -423,9 +469,9 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
 
 def load_trained(model_dir: str, step: Optional[int] = None):
   """(EncoderDecoderModel, params on the default device, run_info) of a trained MODEL_DIR."""
-  path = os.path.join(model_dir, RUN_INFO)
+  path = os.path.join(model_dir, layout.RUN_INFO)
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path}: not a trained model directory (no {RUN_INFO})")
+    raise FileNotFoundError(f"{path}: not a trained model directory (no {layout.RUN_INFO})")
   info = io_utils.read_json(path)
   for field in ("model_config", "model_hparams"):
     if not isinstance(info.get(field), dict):
@@ -433,7 +479,7 @@ def load_trained(model_dir: str, step: Optional[int] = None):
   config = t5.T5Config.from_dict(dict(info["model_config"], t5x_params_axes=False))
   vocab = None
   if info.get("vocab_dir"):
-    from gr_jax import vocab as vocab_lib  # pylint: disable=g-import-not-at-top
+    from gr_jax import text_vocab as vocab_lib  # pylint: disable=g-import-not-at-top
     try:
       vocab = vocab_lib.load_vocabulary(info["vocab_dir"])
     except (OSError, ValueError) as e:
@@ -443,7 +489,7 @@ def load_trained(model_dir: str, step: Optional[int] = None):
   abstract = jax.eval_shape(model.init_params, jax.random.PRNGKey(0))
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device), abstract)
-  ckpt_dir = os.path.join(os.path.abspath(model_dir), CHECKPOINT_DIR)
+  ckpt_dir = os.path.join(os.path.abspath(model_dir), layout.CHECKPOINT_DIR)
   manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(create=False))
   try:
     step = manager.latest_step() if step is None else step
@@ -466,10 +512,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
               search_paths: Sequence[str] = ()) -> None:
   """Parses gin files/bindings after registering every gr_jax configurable."""
-  try:
-    import gr_jax_tasks  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    pass
+  import gr_jax_tasks  # pylint: disable=g-import-not-at-top,unused-import
   gin_flags.parse_gin(gin_files, bindings, search_paths)
 
 
@@ -477,11 +520,8 @@ def main(args) -> int:
   """Runs `train()` as configured by gin flags; 1 on a non-finite loss."""
   partitioning.maybe_initialize_distributed()
   parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
-  try:
-    import gr_jax_tasks  # pylint: disable=g-import-not-at-top
-    gr_jax_tasks.register_configured(raise_errors=False)
-  except ImportError:
-    pass
+  import gr_jax_tasks  # pylint: disable=g-import-not-at-top
+  gr_jax_tasks.register_configured(raise_errors=False)
   try:
     summary = train()
   except NonFiniteLossError as e:
@@ -498,6 +538,7 @@ def _cli() -> int:
   parser = argparse.ArgumentParser(prog="python -m gr_jax.train", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   add_arguments(parser)
+  flags.add_dashed_aliases(parser)
   return main(parser.parse_args())
 
 

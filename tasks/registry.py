@@ -11,8 +11,10 @@ from typing import Mapping, Optional, Sequence
 import gin
 import seqio
 
-from gr_jax import vocab as vocab_lib
+from gr_jax import text_vocab as vocab_lib
+from gr_jax.data import layout
 from gr_jax_tasks import macrec
+from gr_jax_tasks import prompts
 from gr_jax_tasks import sources
 from gr_jax_tasks import tiger
 from gr_jax_tasks import trialign
@@ -94,7 +96,7 @@ def _remove(name: str) -> None:
 def register_dataset(name: str, data_dir: str, method: str = "trialign",
                      tokenizer_run: Optional[str] = None, drop_tasks: Sequence[str] = (),
                      caption_noise: float = 0.0, prompt_variants: bool = True, seed: int = 0,
-                     max_history: int = 20, *, sp_vocab_size: int = vocab_lib.DEFAULT_SP_VOCAB_SIZE,
+                     max_history: int = layout.MAX_HISTORY, *, sp_vocab_size: int = vocab_lib.DEFAULT_SP_VOCAB_SIZE,
                      task_rates: Optional[Mapping[str, float]] = None,
                      item_eval_size: int = sources.DEFAULT_ITEM_EVAL_SIZE,
                      build_vocab: bool = False) -> str:
@@ -125,8 +127,9 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
       prompt_variants=bool(prompt_variants), seed=int(seed), max_history=int(max_history),
       item_eval_size=int(item_eval_size))
 
-  vocab_dir = vocab_lib.default_vocab_dir(data_dir, tokenizer_run)
-  builder = functools.partial(vocab_lib.build_vocabulary, data_dir, tokenizer_run, sp_vocab_size)
+  vocab_dir = layout.vocab_dir(data_dir, tokenizer_run)
+  builder = functools.partial(vocab_lib.build_vocabulary, data_dir, tokenizer_run, sp_vocab_size,
+                              extra_text=prompts.vocabulary_text())
   if build_vocab:
     builder()
   vocab = vocab_lib.GrVocabulary(vocab_dir, builder=builder)
@@ -191,7 +194,7 @@ def register_configured(raise_errors: bool = True) -> list[str]:
   demo = os.environ.get(DEMO_ENV)
   if demo:
     specs += [{"name": "demo", "data_dir": demo, "method": m} for m in METHODS
-              if os.path.exists(vocab_lib.sids_path(demo, m))]
+              if os.path.exists(layout.sids_path(demo, m))]
   specs += parse_dataset_specs(os.environ.get(DATASETS_ENV, ""))
   specs += configured_datasets()
   names = []

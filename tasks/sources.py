@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import os
 import random
@@ -13,9 +12,10 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence
 import seqio
 import tensorflow as tf
 
-from gr_jax import io_utils
-from gr_jax import vocab as vocab_lib
+from gr_jax import text_vocab as vocab_lib
+from gr_jax.data import layout
 from gr_jax.data import schema
+from gr_jax.data import sids as sids_lib
 from gr_jax_tasks import prompts
 
 SPLITS = ("train", "validation", "test")
@@ -36,7 +36,7 @@ class DatasetConfig:
   caption_noise: float = 0.0  # Fraction of captions swapped with another item's (train only).
   prompt_variants: bool = True  # Sample among phrasings in train (eval always uses variant 0).
   seed: int = 0
-  max_history: int = 20
+  max_history: int = layout.MAX_HISTORY
   item_eval_size: int = DEFAULT_ITEM_EVAL_SIZE  # Items in item-level validation/test splits.
 
 
@@ -74,25 +74,6 @@ class DatasetView:
     return out
 
 
-def read_sids(path: str) -> dict[str, dict[str, str]]:
-  """{modality: {item_id: SID string}} from a sids.json (contract in DESIGN/HELPERS)."""
-  vocab_lib.read_sid_layout(path)  # Validates the layout.
-  with open(path, encoding="utf-8") as f:
-    doc = json.load(f)
-  out = {}
-  for mod, spec in doc["modalities"].items():
-    table = spec.get("sids")
-    if not isinstance(table, dict):
-      raise io_utils.BadInputError(path, None, f"modalities.{mod}.sids", "expected an object")
-    out[mod] = {}
-    for item_id, tokens in table.items():
-      if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise io_utils.BadInputError(path, None, f"modalities.{mod}.sids.{item_id}",
-                                     "expected a list of token strings")
-      out[mod][item_id] = "".join(tokens)
-  return out
-
-
 def pick_modality(view: DatasetView, preferred: str) -> str:
   """`preferred` if the sids.json has it, else its only modality."""
   if preferred in view.sids:
@@ -110,23 +91,23 @@ def _stamp(paths: Iterable[str]) -> tuple:
 def load_view(data_dir: str, tokenizer_run: str) -> DatasetView:
   """Loads (and caches until the files change) the dataset files the tasks need."""
   data_dir = os.path.abspath(data_dir)
-  files = [os.path.join(data_dir, schema.ITEMS), vocab_lib.sids_path(data_dir, tokenizer_run),
-           os.path.join(data_dir, schema.ENRICH_DIR, "captions.jsonl"),
-           os.path.join(data_dir, schema.ENRICH_DIR, "interests.jsonl"),
-           os.path.join(data_dir, schema.ENRICH_DIR, "view.json")]
-  files += [schema.split_path(data_dir, s) for s in schema.SPLIT_NAMES]
+  files = [os.path.join(data_dir, layout.ITEMS), layout.sids_path(data_dir, tokenizer_run),
+           layout.enrich_path(data_dir, layout.CAPTIONS),
+           layout.enrich_path(data_dir, layout.INTERESTS),
+           layout.enrich_path(data_dir, layout.ENRICH_VIEW)]
+  files += [schema.split_path(data_dir, s) for s in layout.SPLIT_NAMES]
   return _load_view(data_dir, tokenizer_run, _stamp(files))
 
 
 @functools.lru_cache(maxsize=8)
 def _load_view(data_dir: str, tokenizer_run: str, stamp: tuple) -> DatasetView:
   del stamp  # Only part of the cache key.
-  path = vocab_lib.sids_path(data_dir, tokenizer_run)
+  path = layout.sids_path(data_dir, tokenizer_run)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no semantic IDs; run `gr-jax tokenize` (run {tokenizer_run!r}) first")
   captions, interests = vocab_lib.read_enrich(data_dir)
   return DatasetView(data_dir=data_dir, items=schema.load_items(data_dir), captions=captions,
-                     interests=interests, sids=read_sids(path))
+                     interests=interests, sids=sids_lib.read_sid_strings(path))
 
 
 def _record(task: str, inputs: str, targets: str, user_id: str = "", target_item_id: str = "") -> dict:

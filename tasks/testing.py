@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Optional, Sequence
 
 from gr_jax import io_utils
-from gr_jax import vocab as vocab_lib
+from gr_jax.data import layout
 from gr_jax.data import schema
+from gr_jax.data import sids as sids_lib
 
 _ADJ = ["red", "blue", "compact", "digital", "heavy", "ceramic", "wireless", "steel", "glass", "mini"]
 _NOUN = ["microscope", "beaker", "scale", "caliper", "thermometer", "pipette", "lamp", "drill",
          "magnifier", "timer", "funnel", "clamp"]
 
 
-def leave_one_out(user: str, items: Sequence[str], max_history: int = 20):
+def leave_one_out(user: str, items: Sequence[str], max_history: int = layout.MAX_HISTORY):
   """(train, valid, test) Examples of one sequence, as `gr-jax prepare` writes them."""
   train = [schema.Example(user, list(items[:t][-max_history:]), items[t])
            for t in range(1, len(items) - 2)]
@@ -24,7 +24,7 @@ def leave_one_out(user: str, items: Sequence[str], max_history: int = 20):
   return train, valid, test
 
 
-def write_splits(data_dir: str, sequences: dict[str, list[str]], max_history: int = 20) -> None:
+def write_splits(data_dir: str, sequences: dict[str, list[str]], max_history: int = layout.MAX_HISTORY) -> None:
   """Writes sequences.jsonl and splits/{train,valid,test}.jsonl by leave-one-out."""
   schema.write_sequences(data_dir, sequences.items())
   train, valid, test = [], [], []
@@ -47,17 +47,17 @@ def digit_sids(item_ids: Sequence[str], prefixes: Sequence[str], base: int,
   levels = len(prefixes)
   if base ** levels < len(item_ids):
     raise ValueError(f"{base}^{levels} codes cannot give {len(item_ids)} items unique SIDs")
-  sids = {}
+  table = {}
   for item_id, n in zip(item_ids, order):
     digits = [(n // base ** (levels - 1 - l)) % base for l in range(levels)]
-    sids[item_id] = [f"<{p}_{d}>" for p, d in zip(prefixes, digits)]
-  return {"prefixes": list(prefixes), "codebook_sizes": [base] * levels, "sids": sids}
+    table[item_id] = [sids_lib.token(p, d) for p, d in zip(prefixes, digits)]
+  return {"prefixes": list(prefixes), "codebook_sizes": [base] * levels, "sids": table}
 
 
 def write_sids(data_dir: str, run: str, modalities: dict) -> str:
   """Writes `DIR/tokenizer/<run>/sids.json`; returns its path."""
-  path = vocab_lib.sids_path(data_dir, run)
-  io_utils.atomic_write_json(path, {"run": run, "modalities": modalities})
+  path = layout.sids_path(data_dir, run)
+  sids_lib.write_sids(path, run, modalities)
   return path
 
 
@@ -100,12 +100,12 @@ def make_dataset(data_dir: str, n_users: int = 12, n_shared_items: int = 16,
   write_splits(data_dir, sequences)
   caption_items = n_items if caption_items is None else caption_items
   interest_items = n_items if interest_items is None else interest_items
-  io_utils.atomic_write_jsonl(os.path.join(data_dir, schema.ENRICH_DIR, "captions.jsonl"), [
+  io_utils.atomic_write_jsonl(layout.enrich_path(data_dir, layout.CAPTIONS), [
       {"item_id": it.item_id, "caption": f"A photo of a {it.title.lower()} on a white table.",
        "status": "ok", "backend": "fixture"} for it in items[:caption_items]
   ] + [{"item_id": it.item_id, "caption": "", "status": "failed", "backend": "fixture"}
        for it in items[caption_items:caption_items + 1]])
-  io_utils.atomic_write_jsonl(os.path.join(data_dir, schema.ENRICH_DIR, "interests.jsonl"), [
+  io_utils.atomic_write_jsonl(layout.enrich_path(data_dir, layout.INTERESTS), [
       {"item_id": it.item_id, "interests": [f"{it.categories[1]} work", "home science"],
        "status": "ok", "backend": "fixture"} for it in items[:interest_items]])
   write_all_sids(data_dir, [it.item_id for it in items])

@@ -1,4 +1,4 @@
-"""TriAlignGR: the eight SID-Text-Image triangle tasks (DESIGN.md)."""
+"""TriAlignGR: the eight SID-Text-Image triangle tasks (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

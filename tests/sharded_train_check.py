@@ -26,6 +26,7 @@ import numpy as np
 from gr_jax import io_utils
 from gr_jax import partitioning
 from gr_jax import train
+from gr_jax.data import layout
 from gr_jax.model import models
 from gr_jax.model import t5
 
@@ -47,7 +48,7 @@ def run(model_dir: str, partitioner: partitioning.Partitioner) -> list[float]:
               mixture_or_task_name=tt.MIXTURE, batch_size=16, model_config=TINY, log_period=1,
               eval_period=0, checkpoint_period=STEPS, progress=False, tensorboard=False,
               partitioner=partitioner)
-  rows = [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, train.METRICS_FILE))]
+  rows = [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, layout.METRICS_FILE))]
   return [r["train/loss"] for r in rows]
 
 
@@ -110,7 +111,7 @@ def main(out_dir: str) -> None:
   result["state_4x2"] = state_shardings(mesh)
   result["state_4x2_fsdp"] = state_shardings(
       partitioning.Partitioner(data_parallel=4, model_parallel=2, fsdp=True), materialize=False)
-  saved = os.path.join(out_dir, "mesh_4x2", train.CHECKPOINT_DIR, str(STEPS), "params", "_sharding")
+  saved = os.path.join(out_dir, "mesh_4x2", layout.CHECKPOINT_DIR, str(STEPS), "params", "_sharding")
   with open(saved, encoding="utf-8") as f:
     result["checkpoint_sharding"] = json.load(f)
   with open(os.path.join(out_dir, "result.json"), "w", encoding="utf-8") as f:

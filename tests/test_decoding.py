@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from gr_jax import decoding
+from gr_jax.model import models
+from gr_jax.model import t5
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import toy_seq2seq  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -289,8 +291,6 @@ def test_ensemble_length_normalised_with_presence_bonus_and_rrf():
 
 
 def test_real_t5_constrained_ranking_equals_teacher_forcing():
-  models = pytest.importorskip("gr_jax.model.models")
-  t5 = pytest.importorskip("gr_jax.model.t5")
   sids = random_sids(24, seed=14)
   cfg = t5.T5Config(vocab_size=vocab_size(), emb_dim=32, num_heads=2, head_dim=8, mlp_dim=64,
                     num_encoder_layers=1, num_decoder_layers=1, dropout_rate=0.0)

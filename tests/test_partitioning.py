@@ -18,6 +18,7 @@ import pytest
 
 from gr_jax import partitioning
 from gr_jax import train
+from gr_jax.data import layout
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)
@@ -230,15 +231,15 @@ def test_two_processes_train_and_write_one_checkpoint(tmp_path):
   # Data-parallel over the two processes: the loss (a mean over both halves of the
   # batch) is one replicated value, reported identically by each process.
   assert np.isfinite(out[0]["loss"]) and out[0]["loss"] == out[1]["loss"]
-  with open(model_dir / train.RUN_INFO, encoding="utf-8") as f:
+  with open(model_dir / layout.RUN_INFO, encoding="utf-8") as f:
     info = json.load(f)
   assert info["mesh"] == {"data": 2, "model": 2} and info["num_devices"] == 4
   assert info["status"] == "done" and info["last_checkpoint"] == steps
-  rows = [json.loads(line) for line in (model_dir / train.METRICS_FILE).read_text().splitlines()]
+  rows = [json.loads(line) for line in (model_dir / layout.METRICS_FILE).read_text().splitlines()]
   assert rows[0]["step"] == steps and rows[0]["train/loss"] == pytest.approx(out[0]["loss"])
   assert np.isfinite(rows[1]["valid/loss"])  # Eval batches gathered over both processes.
-  ckpt = model_dir / train.CHECKPOINT_DIR / str(steps)
-  assert sorted(os.listdir(model_dir / train.CHECKPOINT_DIR)) == [str(steps)]
+  ckpt = model_dir / layout.CHECKPOINT_DIR / str(steps)
+  assert sorted(os.listdir(model_dir / layout.CHECKPOINT_DIR)) == [str(steps)]
   for item in ("params", "opt_state"):  # Each process wrote its own shards.
     assert {"ocdbt.process_0", "ocdbt.process_1"} <= set(os.listdir(ckpt / item))
   model, params, loaded = train.load_trained(str(model_dir))  # Restores on this one device.

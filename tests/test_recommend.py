@@ -9,7 +9,7 @@ import pytest
 
 from gr_jax import cli
 from gr_jax import recommend
-from gr_jax import vocab as vocab_lib
+from gr_jax import text_vocab as vocab_lib
 from gr_jax.data import schema
 from gr_jax_tasks import testing
 

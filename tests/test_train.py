@@ -13,6 +13,7 @@ import pytest
 from gr_jax import io_utils
 from gr_jax import train
 from gr_jax import train_data
+from gr_jax.data import layout
 from gr_jax.model import t5
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +46,7 @@ def run(model_dir, steps, **kw):
 
 
 def metrics(model_dir):
-  return [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, train.METRICS_FILE))]
+  return [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, layout.METRICS_FILE))]
 
 
 def lr(value, warmup=5):
@@ -84,13 +85,13 @@ def test_loss_decreases_and_metrics_jsonl(trained):
 
 def test_run_info_and_load_trained_round_trip(trained):
   model_dir, _ = trained
-  with open(os.path.join(model_dir, train.RUN_INFO)) as f:
+  with open(os.path.join(model_dir, layout.RUN_INFO)) as f:
     info = json.load(f)
   assert info["status"] == "done" and info["step"] == 40 and info["last_checkpoint"] == 40
   assert info["mixture"] == tt.MIXTURE and info["task_feature_lengths"] == tt.FEATURE_LENGTHS
   assert info["model_config"]["vocab_size"] == 384  # 259 byte ids rounded up to 128s.
   assert info["train_time_s"] > 0 and "make_optimizer.learning_rate = 0.003" in info["gin_config"]
-  kept = sorted(int(s) for s in os.listdir(os.path.join(model_dir, train.CHECKPOINT_DIR)))
+  kept = sorted(int(s) for s in os.listdir(os.path.join(model_dir, layout.CHECKPOINT_DIR)))
   assert kept == [20, 30, 40]  # keep_checkpoints=3
   model, params, loaded = train.load_trained(model_dir)
   assert loaded["restored_step"] == 40 and model.config.emb_dim == 32
@@ -112,7 +113,7 @@ def test_resume_continues_from_checkpoint_with_same_data_position(trained, tmp_p
   lr(LR)
   out = run(tmp_path, 40, eval_period=40, stop_at_step=25)  # "Killed" at 25: last checkpoint 20.
   assert out["stopped"] and out["step"] == 25
-  with open(tmp_path / train.RUN_INFO) as f:
+  with open(tmp_path / layout.RUN_INFO) as f:
     info = json.load(f)
   assert info["status"] == "running" and info["last_checkpoint"] == 20
   run(tmp_path, 40, eval_period=40)
@@ -128,7 +129,7 @@ def test_resume_continues_from_checkpoint_with_same_data_position(trained, tmp_p
   _, pa, _ = train.load_trained(straight)
   _, pb, _ = train.load_trained(str(tmp_path))
   jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), pa, pb)
-  with open(tmp_path / train.RUN_INFO) as f:
+  with open(tmp_path / layout.RUN_INFO) as f:
     info = json.load(f)
   assert info["status"] == "done" and info["step"] == 40
 
@@ -143,7 +144,7 @@ def test_non_finite_loss_stops_with_step_and_last_good_checkpoint(tmp_path):
   assert e.step >= 2 and not np.isfinite(e.value)
   assert f"at step {e.step}" in str(e)
   assert f"last good checkpoint is step {e.step - 1}" in str(e)
-  kept = sorted(int(s) for s in os.listdir(tmp_path / train.CHECKPOINT_DIR) if s.isdigit())
+  kept = sorted(int(s) for s in os.listdir(tmp_path / layout.CHECKPOINT_DIR) if s.isdigit())
   assert kept[-1] == e.step - 1  # Nothing of the non-finite state was saved.
   _, params, _ = train.load_trained(str(tmp_path))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))
@@ -177,9 +178,9 @@ def test_train_parser_accepts_t5x_gin_flags():
 def test_load_trained_errors(tmp_path):
   with pytest.raises(FileNotFoundError, match="not a trained model directory"):
     train.load_trained(str(tmp_path))
-  (tmp_path / train.RUN_INFO).write_text("{broken")
+  (tmp_path / layout.RUN_INFO).write_text("{broken")
   with pytest.raises(io_utils.BadInputError, match="run_info.json"):
     train.load_trained(str(tmp_path))
-  (tmp_path / train.RUN_INFO).write_text(json.dumps({"model_config": {}}))
+  (tmp_path / layout.RUN_INFO).write_text(json.dumps({"model_config": {}}))
   with pytest.raises(io_utils.BadInputError, match="model_hparams"):
     train.load_trained(str(tmp_path))

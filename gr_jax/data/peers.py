@@ -23,26 +23,17 @@ import ast
 import collections
 import csv
 import glob
-import json
 import os
 import re
 from typing import Iterator, Mapping, Optional
 
 from gr_jax import io_utils
 from gr_jax.data import preprocess
+from gr_jax.data import layout
 from gr_jax.data import schema
+from gr_jax.data import sids as sids_lib
 
 SOURCES = ("lcrec", "recbole", "minionerec")
-_SID_TOKEN = re.compile(r"<([A-Za-z][A-Za-z0-9]*)_(\d+)>")
-
-
-def _load_json(path: str):
-  try:
-    with io_utils.open_text(path) as f:
-      return json.load(f)
-  except ValueError as e:  # JSONDecodeError (with a line) or UnicodeDecodeError.
-    line = getattr(e, "lineno", None)
-    raise io_utils.BadInputError(path, line, None, f"malformed JSON or not UTF-8 ({e})") from e
 
 
 def _item_from_record(item_id: str, rec) -> schema.Item:
@@ -123,7 +114,7 @@ def _peer_targets(valid: dict[str, str], test: dict[str, str]) -> dict[str, tupl
 
 
 def _items_from_json(path: str, bad: preprocess.BadLines) -> dict[str, schema.Item]:
-  doc = _load_json(path)
+  doc = io_utils.read_json(path)
   if not isinstance(doc, dict):
     raise io_utils.BadInputError(path, None, None, "expected {item_id: {title, ...}}")
   items = {}
@@ -228,7 +219,7 @@ def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = 
   """LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [items]} (leave-one-out by position)."""
   bad = bad or preprocess.BadLines()
   inter_path = os.path.join(raw_dir, f"{dataset}.inter.json")
-  inter = _load_json(inter_path)
+  inter = io_utils.read_json(inter_path)
   if not isinstance(inter, dict):
     raise io_utils.BadInputError(inter_path, None, None, "expected {user: [items]}")
   sequences = {}
@@ -420,8 +411,8 @@ def sids_from_index(index: Mapping, run: str, modality: str = "text",
   for item_id, tokens in index.items():
     item_id = str(item_id)
     if isinstance(tokens, str):
-      tokens = [f"<{p}_{c}>" for p, c in _SID_TOKEN.findall(tokens)]
-    parsed = [_SID_TOKEN.fullmatch(t) for t in tokens or []]
+      tokens = [sids_lib.token(p, c) for p, c in sids_lib.TOKEN_RE.findall(tokens)]
+    parsed = [sids_lib.TOKEN_RE.fullmatch(t) for t in tokens or []]
     if not parsed or not all(parsed):
       raise io_utils.BadInputError(path, None, item_id, f"not a list of <x_N> tokens: {tokens!r}")
     these = [m.group(1) for m in parsed]
@@ -454,9 +445,8 @@ def sids_from_index(index: Mapping, run: str, modality: str = "text",
 def import_sids(index_path: str, data_dir: str, run: str, modality: str = "text") -> str:
   """Writes DIR/tokenizer/<run>/sids.json from a peer's index.json; returns its path."""
   items = {it.item_id for it in schema.read_items(data_dir)}
-  doc = sids_from_index(_load_json(index_path), run, modality, items, index_path)
-  from gr_jax.tokenizer import sids as sids_lib  # pylint: disable=g-import-not-at-top
+  doc = sids_from_index(io_utils.read_json(index_path), run, modality, items, index_path)
   sids_lib.validate(doc, index_path)
-  out = os.path.join(data_dir, schema.TOKENIZER_DIR, run, "sids.json")
-  io_utils.atomic_write_json(out, doc, indent=None)
+  out = layout.sids_path(data_dir, run)
+  sids_lib.write_sids(out, run, doc["modalities"], source=doc["source"])
   return out

@@ -24,6 +24,7 @@ from typing import Optional
 
 from gr_jax import io_utils
 from gr_jax.data import preprocess
+from gr_jax.data import layout
 from gr_jax.data import schema
 
 SOURCES = ("synthetic", "amazon2014", "amazon2018", "lcrec", "recbole", "minionerec")
@@ -46,14 +47,10 @@ def _signature(args) -> dict:
 
 def _finished(out: str, sig: dict) -> bool:
   """True if `out` holds a finished prepare with arguments `sig` and its files."""
-  try:
-    with open(os.path.join(out, DONE_MARKER), encoding="utf-8") as f:
-      if json.load(f).get("arguments") != sig:
-        return False
-  except (OSError, ValueError):
+  if io_utils.read_json_or_empty(os.path.join(out, DONE_MARKER)).get("arguments") != sig:
     return False
-  needed = [schema.ITEMS, schema.SEQUENCES, schema.STATS]
-  needed += [os.path.relpath(schema.split_path(out, s), out) for s in schema.SPLIT_NAMES]
+  needed = [layout.ITEMS, layout.SEQUENCES, layout.STATS]
+  needed += [os.path.relpath(schema.split_path(out, s), out) for s in layout.SPLIT_NAMES]
   return all(os.path.exists(os.path.join(out, p)) for p in needed)
 
 
@@ -70,7 +67,7 @@ def write_dataset(out: str, sequences: dict, items: dict, max_history: int,
   ordered = list(preprocess.iter_sorted_users(sequences))
   used = {i for _, seq in ordered for i in seq}
   # Plain dicts in schema field order (dataclasses.asdict deep-copies: 5x slower at 1M rows).
-  io_utils.atomic_write_jsonl(os.path.join(out, schema.ITEMS), (
+  io_utils.atomic_write_jsonl(os.path.join(out, layout.ITEMS), (
       {f: getattr(items[i], f) for f in schema.ITEM_FIELDS} for i in sorted(used, key=_item_key)))
   schema.write_sequences(out, ordered)
   splits = preprocess.leave_one_out(ordered, max_history)
@@ -79,7 +76,7 @@ def write_dataset(out: str, sequences: dict, items: dict, max_history: int,
         {"user_id": e.user_id, "history": e.history, "target": e.target} for e in examples))
   stats = preprocess.compute_stats(sequences, extra_stats)
   stats.update({f"{k}_examples": len(v) for k, v in splits.items()}, max_history=max_history)
-  io_utils.atomic_write_json(os.path.join(out, schema.STATS), stats)
+  io_utils.atomic_write_json(os.path.join(out, layout.STATS), stats)
   return stats
 
 
@@ -94,7 +91,7 @@ def prepare_synthetic(args) -> dict:
   with_images = args.image_size > 0
   catalog = synthetic.generate(
       args.items, args.users, seed=args.seed,
-      image_dir=os.path.join(args.out, schema.IMAGES_DIR) if with_images else None,
+      image_dir=os.path.join(args.out, layout.IMAGES_DIR) if with_images else None,
       image_size=args.image_size if with_images else 64, progress=not args.quiet)
   items = {it.item_id: it for it in catalog.items}
   sequences = {u: s for u, s in catalog.sequences}
@@ -102,7 +99,7 @@ def prepare_synthetic(args) -> dict:
   kcore = args.kcore if args.kcore is not None else preprocess.DEFAULT_KCORE
   sequences = preprocess.kcore(sequences, kcore)
   sequences = _subsample_users(sequences, args.max_users)
-  io_utils.atomic_write_json(os.path.join(args.out, schema.LATENT_FACTORS), catalog.factors,
+  io_utils.atomic_write_json(os.path.join(args.out, layout.LATENT_FACTORS), catalog.factors,
                              indent=None)
   return write_dataset(args.out, sequences, items, args.max_history,
                        {"source": "synthetic", "kcore": kcore, "before_kcore": before})
@@ -155,11 +152,10 @@ def prepare(args) -> dict:
   marker = os.path.join(args.out, DONE_MARKER)
   sig = _signature(args)
   if not args.force and _finished(args.out, sig):
-    with open(os.path.join(args.out, schema.STATS), encoding="utf-8") as g:
-      return dict(json.load(g), skipped=True)
+    return dict(io_utils.read_json(os.path.join(args.out, layout.STATS)), skipped=True)
   if os.path.exists(marker):
     os.remove(marker)  # A changed or forced run: the old marker must not survive a kill.
-  stale = os.path.join(args.out, schema.LATENT_FACTORS)
+  stale = os.path.join(args.out, layout.LATENT_FACTORS)
   if args.source != "synthetic" and os.path.exists(stale):
     os.remove(stale)  # Ground truth of an earlier synthetic catalog in the same dir.
   start = time.time()
@@ -193,7 +189,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     help="k-core threshold, iterated until every user and item has >= k interactions. "
     "Default: 5 for raw dumps and synthetic; 0 (none) for peer formats, whose data is "
     "already filtered and whose splits must stay identical.")
-  a("--max_history", type=int, default=preprocess.DEFAULT_MAX_HISTORY,
+  a("--max_history", type=int, default=layout.MAX_HISTORY,
     help="Items kept in a history (the most recent); 0 = all.")
   a("--max_users", type=int, default=None,
     help="Keep the first N users in id order (reduced-size runs); applied after k-core, "
@@ -206,7 +202,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     "interactions before k-core (drop), or kept with the title 'Item <asin>' (placeholder: "
     "the plain 5-core counts papers report). Peer formats always keep the peer's catalog "
     "and use the placeholder.")
-  a("--on-bad-line", "--on_bad_line", dest="on_bad_line", choices=preprocess.ON_BAD_LINE,
+  a("--on_bad_line", choices=preprocess.ON_BAD_LINE,
     default="error", help="error: stop at the first malformed line / missing field / unknown "
     "item id / non-UTF-8 line / truncated gzip, naming file, line and field; skip: skip it and "
     "count it in stats.json (bad_lines_skipped).")

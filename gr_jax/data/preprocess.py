@@ -35,10 +35,10 @@ import numpy as np
 import tqdm
 
 from gr_jax import io_utils
+from gr_jax.data import layout
 from gr_jax.data import schema
 
 DEFAULT_KCORE = 5
-DEFAULT_MAX_HISTORY = 20
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _SPACE = re.compile(r"\s+")
 
@@ -59,7 +59,7 @@ ON_BAD_LINE = ("error", "skip")
 
 @dataclasses.dataclass
 class BadLines:
-  """How input is read: --on-bad-line policy (raise, or skip and count) and progress bars."""
+  """How input is read: --on_bad_line policy (raise, or skip and count) and progress bars."""
   policy: str = "error"
   progress: bool = False  # Line readers show a tqdm bar per file.
   counts: dict = dataclasses.field(default_factory=collections.Counter)
@@ -172,10 +172,10 @@ def kcore(sequences: Mapping[str, Sequence[str]], k: int = DEFAULT_KCORE) -> dic
 
 
 def leave_one_out(sequences: Iterable[tuple[str, Sequence[str]]],
-                  max_history: int = DEFAULT_MAX_HISTORY
+                  max_history: int = layout.MAX_HISTORY
                   ) -> dict[str, list[schema.Example]]:
   """Leave-one-out examples {'train', 'valid', 'test'}; users with < 3 items are skipped."""
-  out = {name: [] for name in schema.SPLIT_NAMES}
+  out = {name: [] for name in layout.SPLIT_NAMES}
   cap = (lambda h: h[-max_history:]) if max_history and max_history > 0 else (lambda h: h)
   for user, items in sequences:
     items = list(items)

@@ -8,7 +8,7 @@ A dataset directory holds (written by `gr-jax prepare`):
   stats.json        users, items, interactions, avg/median length, sparsity, skipped lines
   images/           optional local images referenced by items.jsonl
   latent_factors.json  synthetic catalog only: ground-truth item factors
-Later stages add enrich/, embeddings/, tokenizer/<run>/ (see DESIGN.md).
+File names and the later stages' folders: gr_jax/data/layout.py.
 """
 
 from __future__ import annotations
@@ -18,17 +18,7 @@ import os
 from typing import Iterable, Iterator
 
 from gr_jax import io_utils
-
-ITEMS = "items.jsonl"
-SEQUENCES = "sequences.jsonl"
-STATS = "stats.json"
-SPLITS_DIR = "splits"
-SPLIT_NAMES = ("train", "valid", "test")
-IMAGES_DIR = "images"
-LATENT_FACTORS = "latent_factors.json"
-ENRICH_DIR = "enrich"
-EMBEDDINGS_DIR = "embeddings"
-TOKENIZER_DIR = "tokenizer"
+from gr_jax.data import layout
 
 ITEM_FIELDS = ("item_id", "title", "description", "brand", "categories", "image")
 
@@ -72,14 +62,14 @@ def split_path(data_dir: str, split: str) -> str:
   """Path of a leave-one-out split file ('train', 'valid' or 'test')."""
   if split == "validation":
     split = "valid"
-  if split not in SPLIT_NAMES:
-    raise ValueError(f"unknown split {split!r}; expected one of {SPLIT_NAMES}")
-  return os.path.join(data_dir, SPLITS_DIR, f"{split}.jsonl")
+  if split not in layout.SPLIT_NAMES:
+    raise ValueError(f"unknown split {split!r}; expected one of {layout.SPLIT_NAMES}")
+  return os.path.join(data_dir, layout.SPLITS_DIR, f"{split}.jsonl")
 
 
 def read_items(data_dir: str) -> Iterator[Item]:
   """Yields the items of `data_dir/items.jsonl`, validating every field."""
-  path = os.path.join(data_dir, ITEMS)
+  path = os.path.join(data_dir, layout.ITEMS)
   for line, rec in io_utils.read_jsonl(path):
     item_id = _require(rec, "item_id", str, path, line)
     title = _require(rec, "title", str, path, line)
@@ -100,7 +90,7 @@ def load_items(data_dir: str) -> dict[str, Item]:
 
 def read_sequences(data_dir: str) -> Iterator[tuple[str, list[str]]]:
   """Yields (user_id, chronological item ids) from `sequences.jsonl`."""
-  path = os.path.join(data_dir, SEQUENCES)
+  path = os.path.join(data_dir, layout.SEQUENCES)
   for line, rec in io_utils.read_jsonl(path):
     user = _require(rec, "user_id", str, path, line)
     items = _require(rec, "items", list, path, line)
@@ -118,13 +108,13 @@ def read_split(data_dir: str, split: str) -> Iterator[Example]:
 
 def write_items(data_dir: str, items: Iterable[Item]) -> int:
   """Writes items.jsonl atomically; returns the count."""
-  return io_utils.atomic_write_jsonl(os.path.join(data_dir, ITEMS), (i.to_json() for i in items))
+  return io_utils.atomic_write_jsonl(os.path.join(data_dir, layout.ITEMS), (i.to_json() for i in items))
 
 
 def write_sequences(data_dir: str, sequences: Iterable[tuple[str, list[str]]]) -> int:
   """Writes sequences.jsonl atomically; returns the count."""
   return io_utils.atomic_write_jsonl(
-      os.path.join(data_dir, SEQUENCES),
+      os.path.join(data_dir, layout.SEQUENCES),
       ({"user_id": u, "items": list(s)} for u, s in sequences))
 
 

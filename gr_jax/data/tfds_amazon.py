@@ -27,6 +27,7 @@ import dataclasses
 import tensorflow_datasets as tfds
 
 from gr_jax.data import amazon
+from gr_jax.data import layout
 from gr_jax.data import preprocess
 
 # Category -> release of the raw dumps the papers use.
@@ -42,7 +43,7 @@ class AmazonGenRecConfig(tfds.core.BuilderConfig):
   """One Amazon category (name = the category as in the dump file names)."""
   release: str = "2014"
   kcore: int = preprocess.DEFAULT_KCORE
-  max_history: int = preprocess.DEFAULT_MAX_HISTORY
+  max_history: int = layout.MAX_HISTORY
   untitled: str = "drop"  # As `gr-jax prepare --untitled`.
 
 

@@ -12,7 +12,6 @@ Extra ids (not in the catalog) are ignored and counted.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Sequence
 
@@ -26,11 +25,7 @@ def read_id_map(path: str) -> tuple[dict[str, int], bool]:
   """Parses an id list file into ({item_id: row}, rows given explicitly); duplicates are errors."""
   mapping: dict[str, int] = {}
   if path.endswith(".json"):
-    with open(path, encoding="utf-8") as f:
-      try:
-        obj = json.load(f)
-      except ValueError as e:
-        raise io_utils.BadInputError(path, None, None, f"malformed JSON ({e})") from e
+    obj = io_utils.read_json(path)
     explicit = isinstance(obj, dict)
     if isinstance(obj, list):
       pairs = [(str(k), r) for r, k in enumerate(obj)]

@@ -14,7 +14,7 @@ Fallback policies (recorded in report.json):
   * image missing / remote / unreadable (counted per reason): the image.npy
     row is the normalised mean of the catalog's valid image features,
     image_valid.npy marks it False, and fused.npy uses the text block only.
-    With --image-fallback error the run stops instead.
+    With --image_fallback error the run stops instead.
   * no usable image at all: image.npy is not written; fused = enriched text.
 """
 
@@ -28,93 +28,50 @@ import sys
 import numpy as np
 
 from gr_jax import io_utils
-from gr_jax.data import schema
-
-MANIFEST, REPORT, IDS = "manifest.json", "report.json", "ids.txt"
-TEXT_BACKENDS = ("minilm", "precomputed", "http", "sentence-transformers", "transformers")
-IMAGE_BACKENDS = ("efficientnet-lite0", "precomputed", "open_clip", "none")
-FUSED_BACKENDS = ("concat", "http", "precomputed")
-
-
-@dataclasses.dataclass
-class EmbedConfig:
-  """Options of the embed stage (CLI flags map 1:1)."""
-  text_backend: str = "minilm"
-  image_backend: str = "efficientnet-lite0"
-  fused_backend: str = "concat"
-  max_text_tokens: int = 256        # MiniLM/transformers truncation.
-  text_batch_tokens: int = 8192     # MiniLM batch budget (rows * padded length).
-  image_size: int = 128             # EfficientNet input side; 224 = ImageNet native.
-  image_batch_size: int = 32
-  workers: int = 4                  # Image decoding threads.
-  text_weight: float = 0.5          # Fused: share of similarity carried by enriched text.
-  center: bool = True               # Fused: centre each block on its catalog mean.
-  fused_dim: int = 0                # Fused: PCA dimension (0 = plain concatenation).
-  captions: bool = True             # Fused: include CMSA captions when available.
-  interests: bool = True            # Fused: include MDIM interest tags when available.
-  image_fallback: str = "mean"      # "mean" or "error".
-  empty_text: str = "fallback"      # "fallback" or "error".
-  text_npy: str | None = None
-  text_ids: str | None = None
-  image_npy: str | None = None
-  image_ids: str | None = None
-  fused_npy: str | None = None
-  fused_ids: str | None = None
-  allow_missing: bool = False       # Precomputed: fallback rows for items without one.
-  http_url: str | None = None
-  http_model: str | None = None
-  http_api_key_env: str = "OPENAI_API_KEY"
-  http_batch_size: int = 32
-  http_timeout: float = 60.0
-  http_concurrency: int = 4
-  hub_text_model: str | None = None
-  hub_image_model: str | None = None
-  hub_image_pretrained: str | None = None
-  allow_download: bool = False
-  force: bool = False
-
+from gr_jax.data import layout
+from gr_jax.embed.config import FUSED_BACKENDS, IMAGE_BACKENDS, TEXT_BACKENDS, EmbedConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   """Registers the `gr-jax embed` flags."""
   d = EmbedConfig()
   a = parser.add_argument
   a("--data", required=True, help="dataset directory (items.jsonl, images/, enrich/)")
-  a("--text-backend", choices=TEXT_BACKENDS, default=d.text_backend)
-  a("--image-backend", choices=IMAGE_BACKENDS, default=d.image_backend)
-  a("--fused-backend", choices=FUSED_BACKENDS, default=d.fused_backend,
+  a("--text_backend", choices=TEXT_BACKENDS, default=d.text_backend)
+  a("--image_backend", choices=IMAGE_BACKENDS, default=d.image_backend)
+  a("--fused_backend", choices=FUSED_BACKENDS, default=d.fused_backend,
     help="concat: weighted concatenation (fusion.py); http: unified multimodal endpoint "
-    "(e.g. gme-Qwen2-VL on vLLM); precomputed: --fused-npy")
-  a("--max-text-tokens", type=int, default=d.max_text_tokens)
-  a("--text-batch-tokens", type=int, default=d.text_batch_tokens)
-  a("--image-size", type=int, default=d.image_size,
+    "(e.g. gme-Qwen2-VL on vLLM); precomputed: --fused_npy")
+  a("--max_text_tokens", type=int, default=d.max_text_tokens)
+  a("--text_batch_tokens", type=int, default=d.text_batch_tokens)
+  a("--image_size", type=int, default=d.image_size,
     help="EfficientNet input side (128 keeps the demo fast; 224 for real product photos)")
-  a("--image-batch-size", type=int, default=d.image_batch_size)
+  a("--image_batch_size", type=int, default=d.image_batch_size)
   a("--workers", type=int, default=d.workers, help="image decoding threads")
-  a("--text-weight", type=float, default=d.text_weight,
+  a("--text_weight", type=float, default=d.text_weight,
     help="fused: share of cosine similarity carried by the enriched-text block (0..1)")
-  a("--no-center", dest="center", action="store_false", help="fused: do not centre blocks")
-  a("--fused-dim", type=int, default=d.fused_dim, help="fused: PCA dimension (0 = none)")
+  a("--no_center", dest="center", action="store_false", help="fused: do not centre blocks")
+  a("--fused_dim", type=int, default=d.fused_dim, help="fused: PCA dimension (0 = none)")
   a("--captions", choices=("on", "off"), default="on", help="use CMSA captions in fused text")
   a("--interests", choices=("on", "off"), default="on", help="use MDIM interests in fused text")
-  a("--image-fallback", choices=("mean", "error"), default=d.image_fallback)
-  a("--empty-text", choices=("fallback", "error"), default=d.empty_text)
+  a("--image_fallback", choices=("mean", "error"), default=d.image_fallback)
+  a("--empty_text", choices=("fallback", "error"), default=d.empty_text)
   for mod in ("text", "image", "fused"):
-    a(f"--{mod}-npy", help=f"precomputed {mod} embeddings [rows, dim] (.npy)")
-    a(f"--{mod}-ids", help="id list for those rows: a file (ids.txt, id<TAB>row, JSON list or "
+    a(f"--{mod}_npy", help=f"precomputed {mod} embeddings [rows, dim] (.npy)")
+    a(f"--{mod}_ids", help="id list for those rows: a file (ids.txt, id<TAB>row, JSON list or "
       "{id: row}), 'index' (row = integer item id), or omitted (items.jsonl order)")
-  a("--allow-missing", action="store_true",
+  a("--allow_missing", action="store_true",
     help="precomputed: give items without a row the mean row instead of failing")
-  a("--http-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
-  a("--http-model", help="model name sent to the endpoint")
-  a("--http-api-key-env", default=d.http_api_key_env,
+  a("--http_url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+  a("--http_model", help="model name sent to the endpoint")
+  a("--http_api_key_env", default=d.http_api_key_env,
     help="environment variable holding the API key (never logged)")
-  a("--http-batch-size", type=int, default=d.http_batch_size)
-  a("--http-timeout", type=float, default=d.http_timeout)
-  a("--http-concurrency", type=int, default=d.http_concurrency)
-  a("--hub-text-model", help="sentence-transformers / transformers model name or local path")
-  a("--hub-image-model", help="open_clip model name, e.g. ViT-L-14")
-  a("--hub-image-pretrained", help="open_clip pretrained tag or local checkpoint path")
-  a("--allow-download", action="store_true", help="hub backends may download (default: local only)")
+  a("--http_batch_size", type=int, default=d.http_batch_size)
+  a("--http_timeout", type=float, default=d.http_timeout)
+  a("--http_concurrency", type=int, default=d.http_concurrency)
+  a("--hub_text_model", help="sentence-transformers / transformers model name or local path")
+  a("--hub_image_model", help="open_clip model name, e.g. ViT-L-14")
+  a("--hub_image_pretrained", help="open_clip pretrained tag or local checkpoint path")
+  a("--allow_download", action="store_true", help="hub backends may download (default: local only)")
   a("--force", action="store_true", help="recompute every modality even if up to date")
 
 
@@ -136,20 +93,20 @@ def main(args: argparse.Namespace) -> int:
     sec = report.get(mod) or {}
     state = "up to date" if sec.get("skipped") else sec.get("status", "written")
     print(f"{mod:6s} {state:12s} dim={sec.get('dim')} {sec.get('summary', '')}")
-  print(f"-> {os.path.join(args.data, schema.EMBEDDINGS_DIR)}")
+  print(f"-> {os.path.join(args.data, layout.EMBEDDINGS_DIR)}")
   return 0
 
 
 def run(data_dir: str, config: EmbedConfig = EmbedConfig(), progress: bool = False) -> dict:
   """Computes (or reuses) every modality; returns the report written to report.json."""
-  from gr_jax.embed import pipeline  # Heavy imports stay out of `gr-jax --help`.
-  return pipeline.Pipeline(data_dir, config, progress).run()
+  from gr_jax.embed import embedder  # Heavy imports stay out of `gr-jax --help`.
+  return embedder.Embedder(data_dir, config, progress).run()
 
 
 def load_embeddings(data_dir: str, modality: str) -> tuple[list[str], np.ndarray]:
   """(item ids, float32 [N, D]) of DIR/embeddings/<modality>.npy, checking the row count."""
-  out_dir = os.path.join(data_dir, schema.EMBEDDINGS_DIR)
-  ids = [line.rstrip("\n") for _, line in io_utils.iter_lines(os.path.join(out_dir, IDS))]
+  out_dir = os.path.join(data_dir, layout.EMBEDDINGS_DIR)
+  ids = [line.rstrip("\n") for _, line in io_utils.iter_lines(os.path.join(out_dir, layout.EMBED_IDS))]
   arr = np.load(os.path.join(out_dir, f"{modality}.npy"), allow_pickle=False)
   if arr.shape[0] != len(ids):
     raise io_utils.BadInputError(os.path.join(out_dir, f"{modality}.npy"), None, None,

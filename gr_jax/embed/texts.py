@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Callable
-
+from gr_jax import enrich
 from gr_jax.data import schema
 
 
@@ -42,14 +40,6 @@ def enriched_text(item: schema.Item, caption: str = "", interests: list[str] | N
   return _join([item.title, caption, f"Interests: {tags}" if tags else "", item.description])
 
 
-def _enrich_loader(name: str) -> Callable[[str], dict] | None:
-  try:
-    module = importlib.import_module("gr_jax.enrich")
-  except ImportError:
-    return None
-  return getattr(module, name, None)
-
-
 def load_enrichment(data_dir: str, captions: bool = True, interests: bool = True
                     ) -> tuple[dict[str, str], dict[str, list[str]], dict]:
   """Returns (captions, interests, info) via gr_jax.enrich; missing enrichment -> empty dicts."""
@@ -57,27 +47,13 @@ def load_enrichment(data_dir: str, captions: bool = True, interests: bool = True
   caps: dict[str, str] = {}
   tags: dict[str, list[str]] = {}
   if captions:
-    loader = _enrich_loader("load_captions")
-    if loader is None:
-      info["captions"] = "unavailable (gr_jax.enrich.load_captions not importable)"
-    else:
-      try:
-        raw = loader(data_dir)
-      except FileNotFoundError:
-        raw = {}
-      caps = {k: v for k, v in raw.items() if isinstance(v, str) and v.strip()}
-      info["captions"] = f"{len(caps)} items"
+    raw = enrich.load_captions(data_dir)
+    caps = {k: v for k, v in raw.items() if isinstance(v, str) and v.strip()}
+    info["captions"] = f"{len(caps)} items"
   if interests:
-    loader = _enrich_loader("load_interests")
-    if loader is None:
-      info["interests"] = "unavailable (gr_jax.enrich.load_interests not importable)"
-    else:
-      try:
-        raw = loader(data_dir)
-      except FileNotFoundError:
-        raw = {}
-      tags = {k: [t for t in v if isinstance(t, str) and t.strip()]
-              for k, v in raw.items() if isinstance(v, list)}
-      tags = {k: v for k, v in tags.items() if v}
-      info["interests"] = f"{len(tags)} items"
+    raw = enrich.load_interests(data_dir)
+    tags = {k: [t for t in v if isinstance(t, str) and t.strip()]
+            for k, v in raw.items() if isinstance(v, list)}
+    tags = {k: v for k, v in tags.items() if v}
+    info["interests"] = f"{len(tags)} items"
   return caps, tags, info

@@ -11,38 +11,33 @@ Files under `DIR/enrich/` (written by `gr-jax enrich`, see stage.py):
                           "caption_noise": p, "noise_seed": s}
   report.json             counts (done, cached, failed, retried, images) and throughput.
 
-The caption noise of `gr-jax enrich --caption-noise p` is applied when captions are
+The caption noise of `gr-jax enrich --caption_noise p` is applied when captions are
 LOADED (here), not written: captions.jsonl always holds the clean captions and
 `load_captions` swaps a deterministic fraction p of them with other items' captions.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
 from gr_jax import io_utils
-from gr_jax.data import schema
+from gr_jax.data import layout
 from gr_jax.enrich import noise as noise_lib
 
-CAPTIONS = "captions.jsonl"
-INTERESTS = "interests.jsonl"
-CAPTIONS_ARCHIVE = "captions.archive.jsonl"
-INTERESTS_ARCHIVE = "interests.archive.jsonl"
-VIEW = "view.json"
-REPORT = "report.json"
+# File names of DIR/enrich/ (owned by gr_jax.data.layout).
+CAPTIONS, INTERESTS, VIEW, REPORT = (layout.CAPTIONS, layout.INTERESTS, layout.ENRICH_VIEW,
+                                     layout.ENRICH_REPORT)
+CAPTIONS_ARCHIVE, INTERESTS_ARCHIVE = layout.CAPTIONS_ARCHIVE, layout.INTERESTS_ARCHIVE
 
 DEFAULT_VIEW = {"captions": "on", "interests": "on", "caption_noise": 0.0, "noise_seed": 0}
 
 
 def enrich_dir(data_dir: str) -> str:
   """`DIR/enrich`."""
-  return os.path.join(data_dir, schema.ENRICH_DIR)
+  return os.path.join(data_dir, layout.ENRICH_DIR)
 
 
-def enrich_path(data_dir: str, name: str) -> str:
-  """`DIR/enrich/<name>`."""
-  return os.path.join(enrich_dir(data_dir), name)
+enrich_path = layout.enrich_path
 
 
 def read_view(data_dir: str) -> dict:
@@ -51,11 +46,7 @@ def read_view(data_dir: str) -> dict:
   view = dict(DEFAULT_VIEW)
   if not os.path.exists(path):
     return view
-  try:
-    with open(path, encoding="utf-8") as f:
-      stored = json.load(f)
-  except ValueError as e:
-    raise io_utils.BadInputError(path, None, None, f"malformed JSON ({e})") from e
+  stored = io_utils.read_json(path)
   if not isinstance(stored, dict):
     raise io_utils.BadInputError(path, None, None, "expected a JSON object")
   for field in ("captions", "interests"):
@@ -103,7 +94,7 @@ def load_captions(data_dir: str, noise: float | None = None, seed: int | None = 
   Args:
     data_dir: the dataset directory.
     noise: fraction of captions replaced with another item's caption; None uses
-      `view.json` (`gr-jax enrich --caption-noise`), 0 gives the clean captions.
+      `view.json` (`gr-jax enrich --caption_noise`), 0 gives the clean captions.
     seed: seed of the replacement; None uses `view.json`.
     respect_view: if False, ignore `view.json` entirely (captions on, no noise
       unless `noise` is given).

@@ -9,7 +9,7 @@ from gr_jax.data import schema
 from gr_jax.enrich import backends
 from gr_jax.enrich import images
 from gr_jax.enrich import parsing
-from gr_jax.enrich import prompts
+from gr_jax.enrich import llm_prompts as prompts
 from gr_jax.enrich.runner import Outcome
 
 NO_IMAGE_POLICIES = ("text", "skip")
@@ -42,7 +42,7 @@ def efficientnet_object_words(jobs: Sequence[CaptionJob], progress: bool = False
   Classes with probability >= EFFICIENTNET_MIN_PROB, best first (at most
   EFFICIENTNET_K). Imports JAX and gr_jax.embed only when called.
   """
-  from gr_jax.embed import efficientnet_lite  # pylint: disable=g-import-not-at-top
+  from gr_jax.encoders import efficientnet_lite  # pylint: disable=g-import-not-at-top
   todo = [j for j in jobs if j.image.status == images.OK]
   if not todo:
     return

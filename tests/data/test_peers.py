@@ -9,7 +9,7 @@ import pytest
 from gr_jax import io_utils
 from gr_jax.data import peers
 from gr_jax.data import preprocess
-from gr_jax.tokenizer import sids as sids_lib
+from gr_jax.data import sids as sids_lib
 
 
 def _rows(path):

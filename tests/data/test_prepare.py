@@ -1,13 +1,15 @@
 """Tests of `gr-jax prepare`: synthetic, raw dumps, peers, split invariants, resume marker, errors."""
 
+import argparse
 import collections
 import gzip
 import json
 import os
 
 from gr_jax import cli
+from gr_jax.data import layout
 from gr_jax.data import schema
-from gr_jax.tokenizer import sids as sids_lib
+from gr_jax.data import sids as sids_lib
 from tests.data import test_amazon
 from tests.data import test_peers
 
@@ -24,8 +26,8 @@ def assert_dataset_invariants(out, max_history=20):
   used = {i for s in seqs.values() for i in s}
   assert set(items) == used and all(it.title.strip() for it in items.values())
   cap = (lambda h: h[-max_history:]) if max_history else (lambda h: h)
-  splits = {name: collections.defaultdict(list) for name in schema.SPLIT_NAMES}
-  for name in schema.SPLIT_NAMES:
+  splits = {name: collections.defaultdict(list) for name in layout.SPLIT_NAMES}
+  for name in layout.SPLIT_NAMES:
     for ex in schema.read_split(out, name):
       assert ex.target in items and all(i in items for i in ex.history)
       splits[name][ex.user_id].append(ex)
@@ -101,7 +103,7 @@ def test_bad_lines_error_or_skip_end_to_end(tmp_path, capsys):
   err = capsys.readouterr().err
   assert "reviews_Beauty_5.json.gz:4" in err and "not JSON" in err
   assert not os.path.exists(tmp_path / "out" / "prepare_done.json")
-  assert cli.main(argv + ["--on-bad-line", "skip"]) == 0
+  assert cli.main(argv + ["--on_bad_line", "skip"]) == 0
   _, _, stats = assert_dataset_invariants(str(tmp_path / "out"))
   assert stats["bad_lines_skipped"] == 2 and stats["users"] == 8
   assert any("not valid UTF-8" in e for e in stats["bad_line_examples"])
@@ -119,7 +121,7 @@ def test_recbole_scientific_full_prepare_keeps_the_peer_splits(tmp_path, shared_
       "users_compared": 8442, "valid_targets_equal": 8442, "test_targets_equal": 8442}
   assert stats["items_with_placeholder_title"] == 0 and stats["unknown_item_ids_dropped"] == 0
   # Our split files equal the peer's own split files (UniSRec caps histories at 50).
-  for name in schema.SPLIT_NAMES:
+  for name in layout.SPLIT_NAMES:
     ours = collections.Counter((e.user_id, tuple(e.history), e.target)
                                for e in schema.read_split(out, name))
     assert ours == test_peers._rows(os.path.join(shared_data_dir, "Scientific",
@@ -168,7 +170,8 @@ def test_minionerec_via_cli(tmp_path):
 def test_every_flag_has_help():
   parser = cli.build_parser(only="prepare")
   sub = next(a for a in parser._actions if a.dest == "command").choices["prepare"]  # pylint: disable=protected-access
-  flags = [a for a in sub._actions if a.option_strings and a.dest != "help"]  # pylint: disable=protected-access
+  flags = [a for a in sub._actions  # pylint: disable=protected-access
+           if a.option_strings and a.dest != "help" and a.help != argparse.SUPPRESS]
   assert len(flags) >= 18
   for action in flags:
     assert action.help and len(action.help) > 15, action.option_strings

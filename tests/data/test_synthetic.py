@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from gr_jax.data import preprocess
+from gr_jax.data import layout
 from gr_jax.data import schema
 from gr_jax.data import synthetic
 from gr_jax.data import synthetic_images
@@ -222,4 +223,4 @@ def test_prepare_style_round_trip_through_schema(tmp_path, with_images):
   schema.write_sequences(str(tmp_path), cat.sequences)
   assert list(schema.read_items(str(tmp_path))) == cat.items
   assert list(schema.read_sequences(str(tmp_path))) == cat.sequences
-  assert not os.path.exists(tmp_path / schema.LATENT_FACTORS)
+  assert not os.path.exists(tmp_path / layout.LATENT_FACTORS)

@@ -17,12 +17,11 @@ Catalogs:
     in the full pipeline colour reaches fused through CMSA caption words.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from gr_jax.data import schema
+from gr_jax.data import synthetic
 from gr_jax.embed import stage
 
 MIN_SHARED_MARGIN = 0.08          # Factors visible in text: fused margin.
@@ -49,16 +48,8 @@ def _embed(root, factors_by_id):
   return arrays, labels
 
 
-def _has_synthetic_images() -> bool:
-  return (importlib.util.find_spec("gr_jax.data.synthetic") is not None
-          and importlib.util.find_spec("gr_jax.data.synthetic_images") is not None)
-
-
 @pytest.fixture(scope="module")
 def synthetic_spaces(tmp_path_factory):
-  if not _has_synthetic_images():
-    pytest.skip("gr_jax.data.synthetic (with images) not available")
-  from gr_jax.data import synthetic
   root = str(tmp_path_factory.mktemp("synthetic"))
   cat = synthetic.generate(128, 0, seed=0, image_dir=f"{root}/images", image_size=64,
                            progress=False)

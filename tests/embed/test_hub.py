@@ -5,7 +5,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from gr_jax.embed import hub, minilm
+from gr_jax.embed import hub
+from gr_jax.encoders import minilm
 
 
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is not None,

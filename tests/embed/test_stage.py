@@ -11,7 +11,8 @@ from PIL import Image
 import argparse
 
 from gr_jax import io_utils
-from gr_jax.embed import efficientnet_lite, pipeline, stage, texts
+from gr_jax.embed import embedder, stage, texts
+from gr_jax.encoders import efficientnet_lite
 
 
 def _append_items(data_dir, records):
@@ -34,8 +35,8 @@ def _add_bad_items(data_dir):
 
 
 def _fake_enrichment(monkeypatch, caps, tags):
-  loaders = {"load_captions": lambda d: dict(caps), "load_interests": lambda d: dict(tags)}
-  monkeypatch.setattr(texts, "_enrich_loader", loaders.get)
+  monkeypatch.setattr(texts.enrich, "load_captions", lambda d: dict(caps))
+  monkeypatch.setattr(texts.enrich, "load_interests", lambda d: dict(tags))
 
 
 def test_contract_files_and_fallbacks(catalog):
@@ -175,14 +176,14 @@ def _cli(argv):
 
 def test_cli(catalog, capsys):
   data_dir, _ = catalog
-  assert _cli(["--data", data_dir, "--image-size", "128", "--text-weight", "0.6",
-               "--fused-dim", "16"]) == 0
+  assert _cli(["--data", data_dir, "--image_size", "128", "--text_weight", "0.6",
+               "--fused_dim", "16"]) == 0
   printed = capsys.readouterr().out
   assert "fused" in printed and "dim=16" in printed
   _, fused = stage.load_embeddings(data_dir, "fused")
   assert fused.shape == (64, 16)
   shutil.rmtree(os.path.join(data_dir, "images"))
-  assert _cli(["--data", data_dir, "--image-fallback", "error"]) == 1
+  assert _cli(["--data", data_dir, "--image_fallback", "error"]) == 1
   assert "missing_file" in capsys.readouterr().err
 
 
@@ -195,7 +196,7 @@ def test_reordered_catalog_never_mixes_row_orders(catalog):
     lines = f.readlines()
   with open(path, "w") as f:
     f.writelines(lines[::-1])
-  pipe = pipeline.Pipeline(data_dir, stage.EmbedConfig(image_backend="none"))
+  pipe = embedder.Embedder(data_dir, stage.EmbedConfig(image_backend="none"))
   assert "text.npy" in pipe.stale_files and "fused.npy" in pipe.stale_files
   report = pipe.run()
   assert not report["text"]["skipped"]

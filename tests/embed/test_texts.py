@@ -24,16 +24,14 @@ def test_enriched_text_order():
   assert texts.enriched_text(item) == texts.plain_text(item)
 
 
-def test_missing_enrich_module_is_empty(monkeypatch):
-  monkeypatch.setattr(texts, "_enrich_loader", lambda name: None)
-  caps, tags, info = texts.load_enrichment("/nonexistent")
-  assert caps == {} and tags == {} and info["captions"].startswith("unavailable")
+def test_no_enrich_files_is_empty(tmp_path):
+  caps, tags, info = texts.load_enrichment(str(tmp_path))
+  assert caps == {} and tags == {} and info == {"captions": "0 items", "interests": "0 items"}
 
 
 def test_loaders_filtered_and_switchable(monkeypatch):
-  loaders = {"load_captions": lambda d: {"a": "red", "b": "  "},
-             "load_interests": lambda d: {"a": ["x", 3, ""], "b": []}}
-  monkeypatch.setattr(texts, "_enrich_loader", loaders.get)
+  monkeypatch.setattr(texts.enrich, "load_captions", lambda d: {"a": "red", "b": "  "})
+  monkeypatch.setattr(texts.enrich, "load_interests", lambda d: {"a": ["x", 3, ""], "b": []})
   caps, tags, info = texts.load_enrichment("/d")
   assert caps == {"a": "red"} and tags == {"a": ["x"]}
   assert info == {"captions": "1 items", "interests": "1 items"}

@@ -5,7 +5,7 @@ from PIL import Image
 from gr_jax.enrich import backends
 from gr_jax.enrich import captioner
 from gr_jax.enrich import images
-from gr_jax.enrich import prompts
+from gr_jax.enrich import llm_prompts as prompts
 
 
 class Scripted:

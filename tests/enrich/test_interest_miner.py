@@ -4,7 +4,7 @@ import json
 
 from gr_jax.enrich import backends
 from gr_jax.enrich import interest_miner
-from gr_jax.enrich import prompts
+from gr_jax.enrich import llm_prompts as prompts
 
 
 class Scripted:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gr_jax.data import synthetic
 from gr_jax.enrich import images
 from gr_jax.enrich import pixels
 
@@ -67,13 +68,9 @@ def test_full_frame_photo_and_blank():
 
 def test_recovers_image_only_factors_of_the_synthetic_catalog(tmp_path):
   """Colour and pattern exist only in synthetic images; captions must carry them."""
-  synthetic = pytest.importorskip("gr_jax.data.synthetic")
-  try:
-    cat = synthetic.generate(n_items=120, n_users=0, seed=1, image_dir=str(tmp_path / "images"),
-                             progress=False)
-    values, factors = cat.factors["values"], cat.factors["items"]
-  except (TypeError, KeyError) as e:
-    pytest.skip(f"synthetic catalog API changed: {e}")
+  cat = synthetic.generate(n_items=120, n_users=0, seed=1, image_dir=str(tmp_path / "images"),
+                           progress=False)
+  values, factors = cat.factors["values"], cat.factors["items"]
   want_pattern = {"solid": "plain", "stripes": "horizontal stripes",
                   "diagonal": "diagonal stripes", "dots": "polka dots", "grid": "grid",
                   "waves": "wavy stripes"}

@@ -28,7 +28,7 @@ def _records(data_dir, name):
 
 
 def test_cli_main_writes_sorted_records_and_rerun_is_all_cached(dataset, capsys):
-  assert stage.main(_parse(["--data", dataset, "--no-progress"])) == 0
+  assert stage.main(_parse(["--data", dataset, "--no_progress"])) == 0
   out = capsys.readouterr().out
   assert "captions [heuristic/pixel-statistics]: 10 ok, 0 failed" in out
   assert "images: missing_file 1, no_image 1, ok 8" in out
@@ -119,7 +119,7 @@ def test_bad_items_file_names_file_line_and_field(tmp_path):
 
 def _run_stage(data_dir, *flags):
   return subprocess.Popen([sys.executable, "-m", "gr_jax.enrich.stage", "--data", data_dir,
-                           "--no-progress", *flags], cwd=REPO, stdout=subprocess.PIPE,
+                           "--no_progress", *flags], cwd=REPO, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
 
 
@@ -138,7 +138,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, make_dat
   ref = _run_stage(b)
   assert ref.wait(60) == 0, ref.stderr.read().decode()
   target = os.path.join(a, "enrich", f"{kill_in}.jsonl")
-  proc = _run_stage(a, "--max-rps", "60")
+  proc = _run_stage(a, "--max_rps", "60")
   deadline = time.monotonic() + 60
   while _lines(target) < 12 and time.monotonic() < deadline and proc.poll() is None:
     time.sleep(0.01)

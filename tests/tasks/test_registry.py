@@ -9,6 +9,8 @@ import gin
 import pytest
 import seqio
 
+from gr_jax import enrich
+from gr_jax.data import sids as sids_lib
 import gr_jax_tasks
 from gr_jax_tasks import prompts
 from gr_jax_tasks import registry
@@ -33,7 +35,7 @@ def ds(tmp_path_factory):
 def sids(ds):
   out = {}
   for run in ("trialign", "macrec", "tiger"):
-    out[run] = sources.read_sids(os.path.join(ds[0], "tokenizer", run, "sids.json"))
+    out[run] = sids_lib.read_sid_strings(os.path.join(ds[0], "tokenizer", run, "sids.json"))
   return out
 
 
@@ -302,9 +304,6 @@ def test_host_shards_are_disjoint_whatever_the_seed(ds):
 
 
 def test_enrich_view_can_switch_captions_off(tmp_path):
-  enrich = pytest.importorskip("gr_jax.enrich")
-  if not hasattr(enrich, "write_view"):
-    pytest.skip("gr_jax.enrich has no ablation view")
   d = str(tmp_path)
   testing.make_dataset(d, n_users=3)
   assert "trialign_view_visdesc2sid" in {

@@ -6,11 +6,11 @@ it. It is weak: MDIM uses the few-shot prompt, JSON-schema constrained decoding,
 de-duplication, a cap of 4 tags and validation. The same backend runs any GGUF
 a user has, e.g. Qwen2.5-7B-Instruct for MDIM:
 
-  gr-jax enrich --data DIR --interest-backend llamacpp --gguf /models/qwen2.5-7b-instruct-q4_k_m.gguf
+  gr-jax enrich --data DIR --interest_backend llamacpp --gguf /models/qwen2.5-7b-instruct-q4_k_m.gguf
 
 and, for CMSA, a vision GGUF with its multimodal projector:
 
-  gr-jax enrich --data DIR --caption-backend llamacpp \\
+  gr-jax enrich --data DIR --caption_backend llamacpp \\
       --gguf /models/Qwen2.5-VL-7B-Instruct-Q4_K_M.gguf --mmproj /models/mmproj-Qwen2.5-VL-7B-f16.gguf
 """
 

@@ -1,0 +1,1 @@
+"""Pretrained encoders (MiniLM/BERT, EfficientNet-Lite) and their weight loading, shared by enrich and embed."""

@@ -1,0 +1,1 @@
+"""Reporting: results tables and evaluation plots."""

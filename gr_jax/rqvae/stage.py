@@ -1,0 +1,174 @@
+"""`gr-jax tokenize`: embeddings -> trained RQ-VAE(s) -> sids.json, sid_report.json, plots."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import logging
+import os
+import sys
+import time
+from typing import Optional, Sequence
+
+import numpy as np
+
+from gr_jax import gin_flags
+from gr_jax import io_utils
+from gr_jax.data import layout
+from gr_jax.data import sids
+
+def load_inputs(data_dir: str, modalities: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+  """Item ids and float32 [N, D] embeddings per modality, with clear errors on bad input."""
+  emb_dir = os.path.join(data_dir, layout.EMBEDDINGS_DIR)
+  ids_path = os.path.join(emb_dir, layout.EMBED_IDS)
+  if not os.path.exists(ids_path):
+    raise FileNotFoundError(f"{ids_path} not found: run `gr-jax embed --data {data_dir}` first")
+  ids, first_line = [], {}
+  for lineno, line in io_utils.iter_lines(ids_path):
+    item = line.rstrip("\n")
+    if not item.strip():
+      raise io_utils.BadInputError(ids_path, lineno, "item_id", "empty item id")
+    if item in first_line:
+      raise io_utils.BadInputError(ids_path, lineno, "item_id",
+                                   f"duplicate item id {item!r} (first on line {first_line[item]})")
+    first_line[item] = lineno
+    ids.append(item)
+  data = {}
+  for m in modalities:
+    path = os.path.join(emb_dir, f"{m}.npy")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{path} not found: the embed stage did not write the '{m}' modality")
+    try:
+      arr = np.load(path, allow_pickle=False, mmap_mode="r")
+    except ValueError as e:
+      raise io_utils.BadInputError(path, None, None, f"not a .npy array ({e})") from e
+    if arr.ndim != 2 or arr.shape[1] == 0:
+      raise io_utils.BadInputError(path, None, None, f"expected a [N, D] matrix, got shape {arr.shape}")
+    if arr.shape[0] != len(ids):
+      raise io_utils.BadInputError(path, None, None,
+                                   f"{arr.shape[0]} rows but {ids_path} has {len(ids)} item ids")
+    if not np.issubdtype(arr.dtype, np.floating):
+      raise io_utils.BadInputError(path, None, None, f"expected floats, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
+    if bad.size:
+      raise io_utils.BadInputError(
+          path, int(bad[0]) + 1, f"row {int(bad[0])} (item {ids[bad[0]]!r})",
+          f"NaN/inf values in {bad.size} row(s); first rows: {bad[:5].tolist()}")
+    data[m] = arr
+  return ids, data
+
+
+def _fingerprint(ids: Sequence[str], data: dict) -> dict:
+  h = hashlib.sha1("\n".join(ids).encode()).hexdigest()
+  return {"n_items": len(ids), "ids_sha1": h, "dims": {m: int(a.shape[1]) for m, a in data.items()}}
+
+
+def tokenize(data_dir: str, cfg, out_dir: Optional[str] = None, progress: bool = True) -> dict:
+  """Runs the whole stage; returns the sid_report dict (also written to out_dir)."""
+  from gr_jax.rqvae import collisions, kmeans, macrec, plots, sid_metrics, trainer  # pylint: disable=g-import-not-at-top
+  from gr_jax.rqvae.config import prefixes_for  # pylint: disable=g-import-not-at-top
+  out_dir = out_dir or layout.tokenizer_dir(data_dir, cfg.run)
+  os.makedirs(out_dir, exist_ok=True)
+  ids, data = load_inputs(data_dir, cfg.modalities)
+  if len(ids) < 2:
+    raise io_utils.BadInputError(os.path.join(data_dir, layout.EMBEDDINGS_DIR, layout.EMBED_IDS), None,
+                                 None, f"need at least 2 items, got {len(ids)}")
+  config_doc = {"config": cfg.to_json(), "input": _fingerprint(ids, data)}
+  config_path = os.path.join(out_dir, "config.json")
+  ckpt_dir = os.path.join(out_dir, "checkpoints")
+  previous = io_utils.read_json_or_empty(config_path)
+  if previous and ({k: previous.get(k) for k in config_doc} != config_doc):
+    logging.info("config or input changed since the last run: starting over")
+    trainer.clear_checkpoints(ckpt_dir)
+  io_utils.atomic_write_json(config_path, dict(config_doc, status="training"))
+
+  t0 = time.time()
+  pseudo = None
+  if cfg.dual:
+    pseudo = {m: kmeans.pseudo_labels(data[m], cfg.pseudo_label_k, seed=cfg.seed)
+              for m in cfg.modalities}
+  models, params, history = trainer.train(cfg, data, ckpt_dir, pseudo_labels=pseudo,
+                                          progress=progress)
+  train_seconds = time.time() - t0
+
+  report = {"run": cfg.run, "train_seconds": round(train_seconds, 3), "n_items": len(ids),
+            "collision_strategy": cfg.collision, "modalities": {}}
+  entries = {}
+  for m in cfg.modalities:
+    exported = trainer.encode_codes(models[m], params[m], data[m])
+    raw = exported["codes"].astype(np.int64)
+    last_cb = np.asarray(params[m]["quantizer"][f"codebook_{len(cfg.codebook_sizes) - 1}"])
+    final, extra, info = collisions.resolve(raw, cfg.collision, exported["last_residual"], last_cb)
+    sizes = [int(k) for k in cfg.codebook_sizes] + ([int(extra)] if extra else [])
+    prefixes = prefixes_for(m, len(sizes), cfg.dual)
+    entries[m] = sids.modality_entry(ids, final, prefixes, sizes)
+    mod_report = {
+        "collision_rate_before": collisions.collision_rate(raw),
+        "collision_rate_after": collisions.collision_rate(final),
+        "codebook_sizes": sizes,
+        "codebook_usage": sid_metrics.codebook_usage(final, sizes),
+        "perplexity": sid_metrics.perplexity(final, sizes),
+        "recon_cosine_by_depth": [float(c) for c in
+                                  trainer.recon_cosine_by_depth(models[m], params[m], data[m])],
+        "collision_resolution": info,
+    }
+    if pseudo is not None:
+      other = "image" if m == "text" else "text"
+      mod_report["pseudo_label_disagreement"] = [
+          macrec.disagreement(raw[:, l], pseudo[other]) for l in range(raw.shape[1])]
+    report["modalities"][m] = mod_report
+  report["history_tail"] = history[-5:]
+  sids.write_sids(os.path.join(out_dir, layout.SIDS), cfg.run, entries)
+  io_utils.atomic_write_json(os.path.join(out_dir, layout.SID_REPORT), report)
+  plots.write_plots(report, out_dir)
+  io_utils.atomic_write_json(config_path, dict(config_doc, status="done",
+                                               steps=trainer.num_steps(cfg, len(ids)),
+                                               train_seconds=report["train_seconds"]))
+  return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """Flags of `gr-jax tokenize`."""
+  parser.add_argument("--data", required=True, help="Dataset dir (reads embeddings/).")
+  gin_flags.add_gin_arguments(parser, "gin/rqvae/trialign.gin", "--gin.TokenizerConfig.epochs=50")
+  parser.add_argument("--seed", type=int, default=None, help="Overrides the config's seed.")
+  parser.add_argument("--run", default=None, help="Overrides the run name (output dir).")
+  parser.add_argument("--out_dir", default=None, help="Default: DATA/tokenizer/<run>.")
+  parser.add_argument("--no_progress", action="store_true", help="No progress bar.")
+
+
+def config_from_gin(gin_files: Sequence[str], bindings: Sequence[str], seed: Optional[int] = None,
+                    run: Optional[str] = None, search_paths: Sequence[str] = ()):
+  """Parses gin (files looked up in cwd and gin/) and returns the TokenizerConfig."""
+  from gr_jax.rqvae.config import TokenizerConfig  # pylint: disable=g-import-not-at-top
+  gin_flags.parse_gin(gin_files, bindings, search_paths)
+  cfg = TokenizerConfig()
+  changes = {}
+  if seed is not None:
+    changes["seed"] = int(seed)
+  if run:
+    changes["run"] = run
+  return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def main(args) -> int:
+  """Entry point of `gr-jax tokenize`."""
+  logging.basicConfig(level=logging.INFO, format="%(message)s")
+  for noisy in ("absl", "orbax", "jax"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+  cfg = config_from_gin(args.gin_file, args.gin_bindings, args.seed, args.run,
+                        args.gin_search_paths)
+  try:
+    report = tokenize(args.data, cfg, args.out_dir, progress=not args.no_progress)
+  except (io_utils.BadInputError, FileNotFoundError, FloatingPointError) as e:
+    print(f"gr-jax tokenize: {e}", file=sys.stderr)
+    return 1
+  for m, r in report["modalities"].items():
+    print(f"{report['run']}/{m}: collisions {r['collision_rate_before']:.4f} -> "
+          f"{r['collision_rate_after']:.4f}, usage {[round(u, 3) for u in r['codebook_usage']]}, "
+          f"recon cosine by depth {[round(c, 3) for c in r['recon_cosine_by_depth']]}")
+  print(f"trained in {report['train_seconds']:.1f}s; wrote "
+        f"{os.path.join(args.out_dir or layout.tokenizer_dir(args.data, report['run']), layout.SIDS)}")
+  return 0

@@ -1,0 +1,1 @@
+"""Orchestration: multi-stage runs (demo, ablations, real data) over the `gr-jax` stages."""

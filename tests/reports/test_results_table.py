@@ -1,0 +1,72 @@
+"""Tests of gr_jax.reports.results_table: collecting run reports into one table, Markdown and plots."""
+
+import json
+import os
+
+from PIL import Image
+
+from gr_jax.reports import results_table
+
+
+def _write(path, obj):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(obj, f)
+
+
+def _metrics(hr10):
+  return {"HR@1": hr10 / 4, "HR@5": hr10 / 2, "HR@10": hr10, "NDCG@5": hr10 / 3, "NDCG@10": hr10 / 2.5}
+
+
+def _fake_demo(out):
+  runs, data = os.path.join(out, "runs"), os.path.join(out, "data")
+  _write(os.path.join(runs, "tiger", "eval", "test", "report.json"),
+         {"systems": {"tiger": _metrics(0.2), "popularity": _metrics(0.05), "sasrec": _metrics(0.1)}})
+  _write(os.path.join(runs, "tiger", "run_info.json"), {"train_time_s": 61.0})
+  _write(os.path.join(data, "tokenizer", "tiger", "sid_report.json"),
+         {"modalities": {"text": {"collision_rate_before": 0.1, "collision_rate_after": 0.0}}})
+  _write(os.path.join(runs, "macrec", "eval", "test", "report.json"),
+         {"systems": {"macrec:seqrec_text": _metrics(0.22), "macrec:seqrec_image": _metrics(0.18),
+                      "macrec:ensemble": _metrics(0.25)}})
+  _write(os.path.join(runs, "macrec", "run_info.json"), {"train_time_s": 90.0})
+  _write(os.path.join(data, "tokenizer", "macrec", "sid_report.json"),
+         {"modalities": {"text": {"collision_rate_before": 0.2, "collision_rate_after": 0.0},
+                         "image": {"collision_rate_before": 0.4, "collision_rate_after": 0.0}}})
+
+
+def test_collect_orders_baselines_first_and_labels_macrec_parts(tmp_path):
+  out = str(tmp_path)
+  _fake_demo(out)
+  res = results_table.collect(out, ["tiger", "macrec"], {"prepare": 1.5})
+  names = [r["system"] for r in res["rows"]]
+  assert names == ["Most-popular", "SASRec", "TIGER", "MACRec (seqrec_text)",
+                   "MACRec (seqrec_image)", "MACRec"]
+  macrec = res["rows"][-1]
+  assert macrec["HR@10"] == 0.25 and macrec["train_seconds"] == 90.0
+  # Collision rates are averaged over MACRec's two modalities.
+  assert abs(macrec["collision_rate_before"] - 0.3) < 1e-9 and macrec["collision_rate"] == 0.0
+  assert res["rows"][0]["collision_rate"] is None and res["stage_seconds"] == {"prepare": 1.5}
+
+
+def test_markdown_and_report_files(tmp_path):
+  out = str(tmp_path)
+  _fake_demo(out)
+  res = results_table.collect(out, ["tiger", "macrec"])
+  md = results_table.markdown(res)
+  lines = md.strip().splitlines()
+  assert lines[0].startswith("| system | HR@1 | HR@5 | HR@10 | NDCG@5 | NDCG@10 |")
+  assert len(lines) == 2 + len(res["rows"])
+  tiger = next(l for l in lines if l.startswith("| TIGER |"))
+  assert "0.2000" in tiger and "10.0% → 0.0%" in tiger and "61 s" in tiger
+  results_table.write(out, res)
+  assert json.load(open(os.path.join(out, results_table.REPORT_JSON)))["rows"][2]["system"] == "TIGER"
+  assert "| MACRec |" in open(os.path.join(out, results_table.REPORT_MD)).read()
+  with Image.open(os.path.join(out, "results.png")) as img:
+    assert img.format == "PNG" and img.size[0] > 300
+
+
+def test_missing_reports_give_empty_rows_not_errors(tmp_path):
+  res = results_table.collect(str(tmp_path), ["tiger"])
+  assert res["rows"] == []
+  assert results_table.collision_rate(None) is None
+  assert results_table.collision_rate({"modalities": {"text": {}}}) is None

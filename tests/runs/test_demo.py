@@ -1,0 +1,40 @@
+"""Tests of gr_jax.runs.demo: the stage plan (the end-to-end run is in test_demo_end_to_end.py)."""
+
+import os
+
+import pytest
+
+from gr_jax.runs import demo
+from gr_jax.runs import pipeline
+from gr_jax import paths
+
+
+def test_stage_plan_runs_each_method_after_shared_data_stages(tmp_path):
+  out = str(tmp_path)
+  stages = demo.stages_for(out, pipeline.PROFILES["quick"], ["tiger", "macrec"], seed=7)
+  names = [s.name for s in stages]
+  assert names == ["prepare", "enrich", "embed", "tokenize:tiger", "tokenize:macrec",
+                   "train:tiger", "evaluate:tiger", "train:macrec", "evaluate:macrec"]
+  prep = list(stages[0].argv)
+  assert prep[prep.index("--items") + 1] == "300" and prep[prep.index("--seed") + 1] == "7"
+  train = stages[5]
+  assert f"--gin.MODEL_DIR='{os.path.join(out, 'runs', 'tiger')}'" in train.argv
+  assert f"--gin.TRAIN_STEPS={pipeline.PROFILES['quick'].train_steps['tiger']}" in train.argv
+  assert train.argv[train.argv.index("--gin_file") + 1] == "demo/tiger.gin"
+  # Baselines are evaluated once, with the first method.
+  ev = [list(s.argv) for s in stages if s.name.startswith("evaluate:")]
+  assert ev[0][ev[0].index("--baselines") + 1] == "popularity,sasrec"
+  assert ev[1][ev[1].index("--baselines") + 1] == ""
+
+
+def test_every_gin_file_the_demo_names_exists(tmp_path):
+  for stage in demo.stages_for(str(tmp_path), pipeline.PROFILES["full"], pipeline.METHODS, seed=0):
+    if "--gin_file" in stage.argv:
+      path = stage.argv[list(stage.argv).index("--gin_file") + 1]
+      assert os.path.exists(os.path.join(paths.GIN_DIR, path)), f"{stage.name}: {path}"
+
+
+def test_unknown_method_is_rejected():
+  with pytest.raises(SystemExit, match="bert4rec"):
+    pipeline.parse_methods("tiger,bert4rec")
+  assert pipeline.parse_methods(" tiger , trialign") == ["tiger", "trialign"]
