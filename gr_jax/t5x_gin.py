@@ -29,8 +29,8 @@ import seqio
 
 from gr_jax import decoding
 from gr_jax import recommend
-from gr_jax import train_data
 from gr_jax import text_vocab as vocab_lib
+from gr_jax import train_data
 from gr_jax.data import layout
 import gr_jax_tasks
 

@@ -10,6 +10,7 @@ import numpy as np
 import seqio
 
 from gr_jax import io_utils
+from gr_jax.data import sids
 
 Batch = dict[str, np.ndarray]
 
@@ -121,16 +122,13 @@ class AlignmentPairs:
   def from_sids_file(cls, path: str, vocabulary: seqio.Vocabulary,
                      modalities: Sequence[str] = ("text", "image")) -> "AlignmentPairs":
     """Reads `tokenizer/<run>/sids.json` and tokenizes each item's two SIDs with `vocabulary`."""
-    doc = io_utils.read_json(path)
-    mods = doc.get("modalities") if isinstance(doc, dict) else None
-    if not isinstance(mods, dict):
-      raise io_utils.BadInputError(path, None, "modalities", "missing")
+    strings = sids.read_sid_strings(path)
     tables = []
     for mod in modalities:
-      if not isinstance(mods.get(mod), dict) or not isinstance(mods[mod].get("sids"), dict):
+      if mod not in strings:
         raise io_utils.BadInputError(path, None, f"modalities.{mod}.sids",
-                                     f"the alignment loss needs '{mod}' SIDs; found {sorted(mods)}")
-      tables.append(mods[mod]["sids"])
+                                     f"the alignment loss needs '{mod}' SIDs; found {sorted(strings)}")
+      tables.append(strings[mod])
     items = sorted(set(tables[0]) & set(tables[1]))
     eos = int(vocabulary.eos_id)
 

@@ -162,12 +162,13 @@ def test_one_sids_json_reader_and_every_file_name_in_layout():
              if re.search(r"def (load_sids|read_sid\w*|read_layout|validate)\b",
                           open(p, encoding="utf-8").read()) and "sids" in os.path.basename(p)]
   assert readers == ["gr_jax/data/sids.py"]
-  # Nobody else parses sids.json with a JSON reader of its own.
+  # Nobody else parses sids.json: no JSON reader on a sids path, no lookups of its `sids` tables.
   for path in MODULES.values():
     if path.endswith(os.path.join("data", "sids.py")):
       continue
     text = open(path, encoding="utf-8").read()
     assert not re.search(r"(read_json|json\.load)\w*\([^)]*sids", text), path
+    assert not re.search(r"""\[["']sids["']\]|\.get\(["']sids["']""", text), path
 
 
 def test_one_max_history_default():

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from gr_jax.reports import eval_plots
 from gr_jax import evaluate
 from gr_jax import recommend
 from gr_jax import text_vocab as vocab_lib
 from gr_jax.baselines import sasrec
 from gr_jax.data import schema
+from gr_jax.reports import eval_plots
 from gr_jax_tasks import testing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

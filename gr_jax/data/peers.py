@@ -28,8 +28,8 @@ import re
 from typing import Iterator, Mapping, Optional
 
 from gr_jax import io_utils
-from gr_jax.data import preprocess
 from gr_jax.data import layout
+from gr_jax.data import preprocess
 from gr_jax.data import schema
 from gr_jax.data import sids as sids_lib
 

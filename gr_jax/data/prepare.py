@@ -23,8 +23,8 @@ import time
 from typing import Optional
 
 from gr_jax import io_utils
-from gr_jax.data import preprocess
 from gr_jax.data import layout
+from gr_jax.data import preprocess
 from gr_jax.data import schema
 
 SOURCES = ("synthetic", "amazon2014", "amazon2018", "lcrec", "recbole", "minionerec")

@@ -108,7 +108,8 @@ def read_split(data_dir: str, split: str) -> Iterator[Example]:
 
 def write_items(data_dir: str, items: Iterable[Item]) -> int:
   """Writes items.jsonl atomically; returns the count."""
-  return io_utils.atomic_write_jsonl(os.path.join(data_dir, layout.ITEMS), (i.to_json() for i in items))
+  return io_utils.atomic_write_jsonl(os.path.join(data_dir, layout.ITEMS),
+                                     (i.to_json() for i in items))
 
 
 def write_sequences(data_dir: str, sequences: Iterable[tuple[str, list[str]]]) -> int:

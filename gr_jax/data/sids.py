@@ -54,7 +54,8 @@ def modality_entry(item_ids: Sequence[str], codes_NxL: np.ndarray, prefixes: Seq
           "sids": table}
 
 
-def write_sids(path: str, run: str, modalities: Mapping[str, dict], source: str | None = None) -> None:
+def write_sids(path: str, run: str, modalities: Mapping[str, dict],
+               source: str | None = None) -> None:
   """Writes {"run", ["source",] "modalities"} atomically (validated first)."""
   doc = {"run": run, **({"source": source} if source else {}), "modalities": dict(modalities)}
   validate(doc, path)

@@ -1,1 +1,1 @@
-"""Pretrained encoders (MiniLM/BERT, EfficientNet-Lite) and their weight loading, shared by enrich and embed."""
+"""Pretrained encoders (MiniLM/BERT, EfficientNet-Lite) and their weights, for enrich and embed."""

@@ -1,4 +1,4 @@
-"""Image decoding for encoders: square RGB crops in threaded batches, failures reported not raised."""
+"""Image decoding for encoders: square RGB crops in threaded batches; failures are reported."""
 
 from __future__ import annotations
 

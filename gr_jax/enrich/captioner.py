@@ -8,8 +8,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 from gr_jax.data import schema
 from gr_jax.enrich import backends
 from gr_jax.enrich import images
-from gr_jax.enrich import parsing
 from gr_jax.enrich import llm_prompts as prompts
+from gr_jax.enrich import parsing
 from gr_jax.enrich.runner import Outcome
 
 NO_IMAGE_POLICIES = ("text", "skip")

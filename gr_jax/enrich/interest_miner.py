@@ -7,8 +7,8 @@ from typing import Iterable, Mapping
 
 from gr_jax.data import schema
 from gr_jax.enrich import backends
-from gr_jax.enrich import parsing
 from gr_jax.enrich import llm_prompts as prompts
+from gr_jax.enrich import parsing
 from gr_jax.enrich.runner import Outcome
 
 

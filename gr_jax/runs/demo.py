@@ -14,8 +14,9 @@ import os
 import time
 from typing import Optional, Sequence
 
-from gr_jax.runs import pipeline
 from gr_jax.reports import results_table
+from gr_jax.runs import pipeline
+
 
 def stages_for(out_dir: str, profile: pipeline.Profile, methods: Sequence[str], seed: int,
                train_steps: Optional[int] = None) -> list[pipeline.Stage]:
@@ -23,14 +24,16 @@ def stages_for(out_dir: str, profile: pipeline.Profile, methods: Sequence[str], 
   data = os.path.join(out_dir, "data")
   runs = os.path.join(out_dir, "runs")
   stages = pipeline.data_stages(data, ["--source", "synthetic", "--out", data,
-                                      "--items", str(profile.items),
-                                      "--users", str(profile.users), "--seed", str(seed)])
+                                       "--items", str(profile.items),
+                                       "--users", str(profile.users), "--seed", str(seed)])
   stages += [pipeline.tokenize_stage(data, m, seed) for m in methods]
   for i, m in enumerate(methods):
     model_dir = os.path.join(runs, m)
-    stages.append(pipeline.train_stage(data, model_dir, m, train_steps or profile.train_steps[m], seed))
+    stages.append(pipeline.train_stage(data, model_dir, m, train_steps or profile.train_steps[m],
+                                       seed))
     # The baselines depend only on the split: evaluate them once, with the first method.
-    stages.append(pipeline.evaluate_stage(model_dir, profile, pipeline.BASELINES if i == 0 else ()))
+    stages.append(pipeline.evaluate_stage(model_dir, profile,
+                                          pipeline.BASELINES if i == 0 else ()))
   return stages
 
 

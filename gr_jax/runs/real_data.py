@@ -18,8 +18,8 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from gr_jax.runs import pipeline
 from gr_jax.reports import results_table
+from gr_jax.runs import pipeline
 
 # Dataset folder in ../shared/data -> (prepare --source, --dataset).
 DATASETS = {"Scientific": ("recbole", "Scientific"), "Games": ("recbole", "Games-6k")}

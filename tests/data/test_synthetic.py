@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gr_jax.data import preprocess
 from gr_jax.data import layout
+from gr_jax.data import preprocess
 from gr_jax.data import schema
 from gr_jax.data import synthetic
 from gr_jax.data import synthetic_images

@@ -7,10 +7,10 @@ import gin
 import pytest
 from PIL import Image
 
-from gr_jax.runs import ablate
-from gr_jax.runs import pipeline
 from gr_jax import gin_flags
 from gr_jax import paths
+from gr_jax.runs import ablate
+from gr_jax.runs import pipeline
 import gr_jax.train  # noqa: F401  (registers the configurables the gin files bind)
 
 

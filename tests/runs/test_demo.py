@@ -4,9 +4,9 @@ import os
 
 import pytest
 
+from gr_jax import paths
 from gr_jax.runs import demo
 from gr_jax.runs import pipeline
-from gr_jax import paths
 
 
 def test_stage_plan_runs_each_method_after_shared_data_stages(tmp_path):
