@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from typing import Sequence
 
 import numpy as np
 
@@ -103,12 +104,50 @@ def run(data_dir: str, config: EmbedConfig = EmbedConfig(), progress: bool = Fal
   return embedder.Embedder(data_dir, config, progress).run()
 
 
+def read_embeddings(data_dir: str, modalities: Sequence[str]
+                    ) -> tuple[list[str], dict[str, np.ndarray]]:
+  """Item ids and float32 [N, D] embeddings of DIR/embeddings/, with clear errors on bad input."""
+  emb_dir = os.path.join(data_dir, layout.EMBEDDINGS_DIR)
+  ids_path = os.path.join(emb_dir, layout.EMBED_IDS)
+  if not os.path.exists(ids_path):
+    raise FileNotFoundError(f"{ids_path} not found: run `gr-jax embed --data {data_dir}` first")
+  ids, first_line = [], {}
+  for lineno, line in io_utils.iter_lines(ids_path):
+    item = line.rstrip("\n")
+    if not item.strip():
+      raise io_utils.BadInputError(ids_path, lineno, "item_id", "empty item id")
+    if item in first_line:
+      raise io_utils.BadInputError(ids_path, lineno, "item_id",
+                                   f"duplicate item id {item!r} (first on line {first_line[item]})")
+    first_line[item] = lineno
+    ids.append(item)
+  data = {}
+  for m in modalities:
+    path = os.path.join(emb_dir, f"{m}.npy")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{path} not found: the embed stage did not write the '{m}' modality")
+    try:
+      arr = np.load(path, allow_pickle=False, mmap_mode="r")
+    except ValueError as e:
+      raise io_utils.BadInputError(path, None, None, f"not a .npy array ({e})") from e
+    if arr.ndim != 2 or arr.shape[1] == 0:
+      raise io_utils.BadInputError(path, None, None, f"expected a [N, D] matrix, got shape {arr.shape}")
+    if arr.shape[0] != len(ids):
+      raise io_utils.BadInputError(path, None, None,
+                                   f"{arr.shape[0]} rows but {ids_path} has {len(ids)} item ids")
+    if not np.issubdtype(arr.dtype, np.floating):
+      raise io_utils.BadInputError(path, None, None, f"expected floats, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
+    if bad.size:
+      raise io_utils.BadInputError(
+          path, int(bad[0]) + 1, f"row {int(bad[0])} (item {ids[bad[0]]!r})",
+          f"NaN/inf values in {bad.size} row(s); first rows: {bad[:5].tolist()}")
+    data[m] = arr
+  return ids, data
+
+
 def load_embeddings(data_dir: str, modality: str) -> tuple[list[str], np.ndarray]:
-  """(item ids, float32 [N, D]) of DIR/embeddings/<modality>.npy, checking the row count."""
-  out_dir = os.path.join(data_dir, layout.EMBEDDINGS_DIR)
-  ids = [line.rstrip("\n") for _, line in io_utils.iter_lines(os.path.join(out_dir, layout.EMBED_IDS))]
-  arr = np.load(os.path.join(out_dir, f"{modality}.npy"), allow_pickle=False)
-  if arr.shape[0] != len(ids):
-    raise io_utils.BadInputError(os.path.join(out_dir, f"{modality}.npy"), None, None,
-                                 f"{arr.shape[0]} rows but ids.txt has {len(ids)} ids")
-  return ids, arr
+  """(item ids, float32 [N, D]) of DIR/embeddings/<modality>.npy, checked like read_embeddings."""
+  ids, data = read_embeddings(data_dir, [modality])
+  return ids, data[modality]

@@ -17,48 +17,7 @@ from gr_jax import gin_flags
 from gr_jax import io_utils
 from gr_jax.data import layout
 from gr_jax.data import sids
-
-def load_inputs(data_dir: str, modalities: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
-  """Item ids and float32 [N, D] embeddings per modality, with clear errors on bad input."""
-  emb_dir = os.path.join(data_dir, layout.EMBEDDINGS_DIR)
-  ids_path = os.path.join(emb_dir, layout.EMBED_IDS)
-  if not os.path.exists(ids_path):
-    raise FileNotFoundError(f"{ids_path} not found: run `gr-jax embed --data {data_dir}` first")
-  ids, first_line = [], {}
-  for lineno, line in io_utils.iter_lines(ids_path):
-    item = line.rstrip("\n")
-    if not item.strip():
-      raise io_utils.BadInputError(ids_path, lineno, "item_id", "empty item id")
-    if item in first_line:
-      raise io_utils.BadInputError(ids_path, lineno, "item_id",
-                                   f"duplicate item id {item!r} (first on line {first_line[item]})")
-    first_line[item] = lineno
-    ids.append(item)
-  data = {}
-  for m in modalities:
-    path = os.path.join(emb_dir, f"{m}.npy")
-    if not os.path.exists(path):
-      raise FileNotFoundError(f"{path} not found: the embed stage did not write the '{m}' modality")
-    try:
-      arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except ValueError as e:
-      raise io_utils.BadInputError(path, None, None, f"not a .npy array ({e})") from e
-    if arr.ndim != 2 or arr.shape[1] == 0:
-      raise io_utils.BadInputError(path, None, None, f"expected a [N, D] matrix, got shape {arr.shape}")
-    if arr.shape[0] != len(ids):
-      raise io_utils.BadInputError(path, None, None,
-                                   f"{arr.shape[0]} rows but {ids_path} has {len(ids)} item ids")
-    if not np.issubdtype(arr.dtype, np.floating):
-      raise io_utils.BadInputError(path, None, None, f"expected floats, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
-    if bad.size:
-      raise io_utils.BadInputError(
-          path, int(bad[0]) + 1, f"row {int(bad[0])} (item {ids[bad[0]]!r})",
-          f"NaN/inf values in {bad.size} row(s); first rows: {bad[:5].tolist()}")
-    data[m] = arr
-  return ids, data
-
+from gr_jax.embed import stage as embed_stage
 
 def _fingerprint(ids: Sequence[str], data: dict) -> dict:
   h = hashlib.sha1("\n".join(ids).encode()).hexdigest()
@@ -71,7 +30,7 @@ def tokenize(data_dir: str, cfg, out_dir: Optional[str] = None, progress: bool =
   from gr_jax.rqvae.config import prefixes_for  # pylint: disable=g-import-not-at-top
   out_dir = out_dir or layout.tokenizer_dir(data_dir, cfg.run)
   os.makedirs(out_dir, exist_ok=True)
-  ids, data = load_inputs(data_dir, cfg.modalities)
+  ids, data = embed_stage.read_embeddings(data_dir, cfg.modalities)
   if len(ids) < 2:
     raise io_utils.BadInputError(os.path.join(data_dir, layout.EMBEDDINGS_DIR, layout.EMBED_IDS), None,
                                  None, f"need at least 2 items, got {len(ids)}")
