@@ -16,9 +16,15 @@ OK, NO_IMAGE, REMOTE, MISSING, UNREADABLE = (data_images.OK, data_images.NO_IMAG
 ImageRef = data_images.ImageRef
 
 
+# URLs a chat backend can fetch itself; other schemes (s3://, gs://, ftp://) count as missing.
+SENDABLE_URL_PREFIXES = ("http://", "https://", "data:")
+
+
 def resolve(data_dir: str, ref: str | None) -> ImageRef:
   """data.images.resolve plus the content hash of a local file (the cache key sees it)."""
   image = data_images.resolve(data_dir, ref)
+  if image.status == REMOTE and not image.url.startswith(SENDABLE_URL_PREFIXES):
+    return ImageRef(MISSING)
   if image.status == OK:
     image.sha = cache.file_sha(image.path)
   return image

@@ -3,6 +3,7 @@
 from PIL import Image
 
 from gr_jax.enrich import backends
+from gr_jax.enrich import cache
 from gr_jax.enrich import captioner
 from gr_jax.enrich import images
 from gr_jax.enrich import llm_prompts as prompts
@@ -66,3 +67,12 @@ def test_failures_text_only_models_and_skip(tmp_path):
   assert "description" not in captioner.ChatCaptioner(Scripted([])).hash_inputs(a)
   out = captioner.ChatCaptioner(Scripted([]), no_image="skip")(c)
   assert not out.ok and out.permanent
+
+
+def test_resolve_hashes_local_files_and_sends_only_fetchable_urls(tmp_path):
+  Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+  local = images.resolve(str(tmp_path), "a.png")
+  assert local.status == images.OK and local.sha == cache.file_sha(str(tmp_path / "a.png"))
+  assert images.resolve(str(tmp_path), "https://x/y.jpg") == images.ImageRef(images.REMOTE,
+                                                                          url="https://x/y.jpg")
+  assert images.resolve(str(tmp_path), "s3://bucket/y.jpg").status == images.MISSING
