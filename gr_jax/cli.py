@@ -33,6 +33,8 @@ SUBCOMMANDS = {
     "demo": ("gr_jax.runs.demo",
              "End-to-end demo on the synthetic catalog: all methods + baselines, results table."),
     "ablate": ("gr_jax.runs.ablate", "TriAlignGR / MACRec ablation studies."),
+    "reproduce": ("gr_jax.reproduce.cli",
+                  "One row of a paper's table from the peers' files: ours vs published, CIs, budget."),
 }
 
 

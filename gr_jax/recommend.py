@@ -45,10 +45,16 @@ def read_sid_strings(data_dir: str, tokenizer_run: str) -> dict[str, dict[str, s
 
 def build_catalogs(vocab, sid_strings: dict[str, dict[str, str]], item_ids: Sequence[str],
                    dense_max_entries: int = decoding.DEFAULT_DENSE_MAX_ENTRIES) -> dict[str, SidCatalog]:
-  """One trie per modality over the catalog items that have a SID there."""
+  """One trie per modality over the catalog items that have a SID there.
+
+  A SID shared by several items (a peer's SIDs kept as published) enters the trie once,
+  for the first of them in catalog order: the peers' tie rule (`index2id[sid][0]`).
+  """
   out = {}
   for mod, table in sid_strings.items():
-    rows = [(n, table[i]) for n, i in enumerate(item_ids) if i in table]
+    seen = set()
+    rows = [(n, table[i]) for n, i in enumerate(item_ids)
+            if i in table and not (table[i] in seen or seen.add(table[i]))]
     if not rows:
       continue
     tokens = np.array([vocab.sid_token_ids(s) for _, s in rows], np.int32)

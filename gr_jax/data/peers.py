@@ -215,8 +215,13 @@ def split_unisrec_text(text: str, root: Optional[str] = None) -> tuple[str, str,
 
 
 # ----------------------------------------------------------------------------- LC-Rec
-def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = None) -> PeerData:
-  """LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [items]} (leave-one-out by position)."""
+def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = None,
+               require_item_text: bool = True) -> PeerData:
+  """LC-Rec / MQL4GRec / LETTER: <D>.inter.json {user: [items]} (leave-one-out by position).
+
+  Without an item file and `require_item_text=False` (MQL4GRec's folders as some snapshots
+  ship them), every item of the interactions gets an empty record (placeholder title later).
+  """
   bad = bad or preprocess.BadLines()
   inter_path = os.path.join(raw_dir, f"{dataset}.inter.json")
   inter = io_utils.read_json(inter_path)
@@ -235,7 +240,12 @@ def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = 
     if unknown:
       bad.handle(io_utils.BadInputError(id_map, None, "item_id", f"{len(unknown)} item ids of "
                                         f"{dataset}.inter.json are not in it (e.g. {unknown[:3]})"))
-  items, _ = peer_items(raw_dir, dataset, bad)
+  try:
+    items, _ = peer_items(raw_dir, dataset, bad)
+  except FileNotFoundError:
+    if require_item_text:
+      raise
+    items = {i: schema.Item(item_id=i, title="") for s in sequences.values() for i in s}
   return sequences, items, {}
 
 
@@ -398,12 +408,14 @@ LOADERS = {"lcrec": load_lcrec, "recbole": load_recbole, "minionerec": load_mini
 
 # ----------------------------------------------------------------------------- SIDs
 def sids_from_index(index: Mapping, run: str, modality: str = "text",
-                    item_ids: Optional[set] = None, path: str = "index.json") -> dict:
+                    item_ids: Optional[set] = None, path: str = "index.json",
+                    allow_duplicates: bool = False) -> dict:
   """A peer's {item: ["<a_1>", "<b_2>", ...]} -> our sids.json dict (one modality).
 
   Prefixes and codebook sizes are read off the tokens of every item of the index (size =
   max code + 1 per level, the peer's codebooks as far as its items show them). Only
-  items of `item_ids` are kept; items of `item_ids` without a SID are an error.
+  items of `item_ids` are kept; items of `item_ids` without a SID are an error. Items
+  sharing a SID are an error unless `allow_duplicates` (gr_jax.reproduce.peer_sids).
   """
   prefixes: Optional[list[str]] = None
   sizes: list[int] = []
@@ -431,7 +443,7 @@ def sids_from_index(index: Mapping, run: str, modality: str = "text",
       raise io_utils.BadInputError(path, None, missing[0],
                                    f"{len(missing)} catalog items have no SID (e.g. {missing[:3]})")
   seen: dict[tuple, str] = {}
-  for item_id, tokens in sids.items():
+  for item_id, tokens in ({} if allow_duplicates else sids).items():
     key = tuple(tokens)
     if key in seen:
       raise io_utils.BadInputError(path, None, item_id,

@@ -36,9 +36,12 @@ PREPARE_VERSION = 2
 
 def _signature(args) -> dict:
   keys = ("source", "raw_dir", "category", "dataset", "items", "users", "seed", "image_size",
-          "kcore", "max_history", "max_users", "import_sids", "sid_run", "on_bad_line", "untitled")
+          "kcore", "max_history", "max_users", "import_sids", "sid_run", "on_bad_line", "untitled",
+          "no_item_text")
   sig = {k: getattr(args, k, None) for k in keys}
   sig["prepare_version"] = PREPARE_VERSION
+  if not sig["no_item_text"]:
+    del sig["no_item_text"]  # Markers written before the flag existed stay valid.
   for k in ("raw_dir", "import_sids"):
     if sig[k]:
       sig[k] = os.path.abspath(sig[k])
@@ -122,7 +125,11 @@ def prepare_raw(args) -> dict:
     from gr_jax.data import peers  # pylint: disable=g-import-not-at-top
     if not args.dataset:
       raise SystemExit("--dataset is required for peer formats (the <D> of <D>.inter.json ...)")
-    sequences, items, peer_targets = peers.LOADERS[args.source](args.raw_dir, args.dataset, bad)
+    kwargs = {"require_item_text": False} if getattr(args, "no_item_text", False) else {}
+    if kwargs and args.source != "lcrec":
+      raise SystemExit("--no_item_text applies to --source lcrec only")
+    sequences, items, peer_targets = peers.LOADERS[args.source](args.raw_dir, args.dataset, bad,
+                                                                **kwargs)
     extra = {"before_kcore": preprocess.compute_stats(sequences)}
     sequences, counts = preprocess.placeholder_titles(
         sequences, items, os.path.join(args.raw_dir, args.dataset), bad)
@@ -202,6 +209,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     "interactions before k-core (drop), or kept with the title 'Item <asin>' (placeholder: "
     "the plain 5-core counts papers report). Peer formats always keep the peer's catalog "
     "and use the placeholder.")
+  a("--no_item_text", action="store_true",
+    help="lcrec: accept a folder without an item file (e.g. MQL4GRec's Instruments with only "
+    "interactions and SIDs); items get placeholder titles, so only SID-only methods and SASRec "
+    "make sense on it.")
   a("--on_bad_line", choices=preprocess.ON_BAD_LINE,
     default="error", help="error: stop at the first malformed line / missing field / unknown "
     "item id / non-UTF-8 line / truncated gzip, naming file, line and field; skip: skip it and "

@@ -63,7 +63,8 @@ def write_sids(path: str, run: str, modalities: Mapping[str, dict],
 
 
 def validate(doc: dict, path: str = layout.SIDS) -> dict:
-  """Checks the contract: tokens `<prefix_k>` with k < size, disjoint prefixes, unique SIDs."""
+  """Checks the contract: tokens `<prefix_k>` with k < size, disjoint prefixes, unique SIDs
+  (unless `"duplicates": "kept"`: a peer's SIDs imported as published, see reproduce/peer_sids)."""
   bad = lambda field, why: io_utils.BadInputError(path, None, field, why)
   if not isinstance(doc, dict) or not isinstance(doc.get("modalities"), dict) or not doc["modalities"]:
     raise bad("modalities", "missing or empty")
@@ -95,7 +96,7 @@ def validate(doc: dict, path: str = layout.SIDS) -> dict:
           raise bad(f"{where}.sids.{item}",
                     f"level {level} token {tok!r} is not <{p}_k> with k < {size}")
       key = "".join(tokens)
-      if key in owners:
+      if key in owners and doc.get("duplicates") != "kept":
         raise bad(f"{where}.sids.{item}", f"SID {key} is also the SID of {owners[key]!r}")
       owners[key] = item
   return doc

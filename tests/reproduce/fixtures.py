@@ -1,0 +1,52 @@
+"""A tiny dataset in MQL4GRec's file format (inter.json + text/image index files)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+
+def write_mql4grec(raw_dir: str, name: str = "Instruments", items: int = 48, users: int = 90,
+                   duplicate_pairs: int = 2, seed: int = 0) -> dict:
+  """<name>.inter.json, .item2id, .index_lemb.json (with `duplicate_pairs` shared SIDs) and
+  .index_vitemb.json; users walk item clusters, so the next item is learnable."""
+  rng = np.random.default_rng(seed)
+  os.makedirs(raw_dir, exist_ok=True)
+  clusters = 4
+  per = items // clusters
+  inter = {}
+  for u in range(users):
+    c = int(rng.integers(clusters))
+    length = int(rng.integers(5, 9))
+    start = int(rng.integers(per))
+    inter[str(u)] = [c * per + (start + k) % per for k in range(length)]
+  used = sorted({i for s in inter.values() for i in s})
+  assert used == list(range(items)), "every item must occur"
+  text, image = {}, {}
+  for i in range(items):
+    c = i // per
+    text[str(i)] = [f"<a_{c}>", f"<b_{i % 8}>", f"<c_{(i * 3) % 8}>", f"<d_{i % 5}>"]
+    image[str(i)] = [f"<A_{c}>", f"<B_{i % per}>", f"<C_{i % 3}>", f"<D_{i}>"]
+  dups = []
+  for k in range(duplicate_pairs):  # Item 2k+1 takes item 2k's text SID.
+    text[str(2 * k + 1)] = list(text[str(2 * k)])
+    dups.append((2 * k, 2 * k + 1))
+  # Make the remaining text SIDs unique by their last code where a clash happened by chance.
+  seen = {}
+  for i in range(items):
+    key = tuple(text[str(i)])
+    if key in seen and (seen[key], i) not in dups:
+      text[str(i)][3] = f"<d_{5 + i}>"
+    seen.setdefault(tuple(text[str(i)]), i)
+  with open(os.path.join(raw_dir, f"{name}.inter.json"), "w") as f:
+    json.dump(inter, f, indent=4)
+  with open(os.path.join(raw_dir, f"{name}.item2id"), "w") as f:
+    f.writelines(f"B{i:09d}\t{i}\n" for i in range(items))
+  with open(os.path.join(raw_dir, f"{name}.index_lemb.json"), "w") as f:
+    json.dump(text, f, indent=4)
+  with open(os.path.join(raw_dir, f"{name}.index_vitemb.json"), "w") as f:
+    json.dump(image, f, indent=4)
+  return {"users": users, "items": items, "interactions": sum(map(len, inter.values())),
+          "duplicates": dups}
