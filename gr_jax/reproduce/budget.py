@@ -122,3 +122,10 @@ def feature_lengths(macros: dict, sid_lengths: Sequence[int]) -> dict:
   levels = max(sid_lengths) if sid_lengths else 4
   history = int(macros.get("MAX_HISTORY") or 20)
   return {"inputs": 32 + history * (levels + 1), "targets": levels + 2}
+
+
+@gin.configurable
+def sasrec_config(**fields):
+  """SASRecConfig from gin bindings (`sasrec_config.hidden = 64` ... in gin/paper/*/sasrec.gin)."""
+  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
+  return sasrec.SASRecConfig(**fields)

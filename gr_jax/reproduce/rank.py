@@ -18,20 +18,13 @@ import sys
 import time
 from typing import Optional, Sequence
 
-import gin
 import numpy as np
 
 from gr_jax import evaluate
 from gr_jax import io_utils
+from gr_jax.reproduce import budget
 
 TOP_K = 10
-
-
-@gin.configurable
-def sasrec_config(**fields):
-  """SASRecConfig from gin bindings (`sasrec_config.hidden = 64` ...)."""
-  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
-  return sasrec.SASRecConfig(**fields)
 
 
 def device_info() -> dict:
@@ -95,7 +88,7 @@ def rank_sasrec(data_dir: str, gin_file: str, seed: int, epochs: int,
   from gr_jax.data import schema  # pylint: disable=g-import-not-at-top
   t0 = time.time()
   gin_flags.parse_gin([gin_file], list(bindings))
-  config = dataclasses.replace(sasrec_config(), seed=seed, epochs=epochs)
+  config = dataclasses.replace(budget.sasrec_config(), seed=seed, epochs=epochs)
   item_ids = list(schema.load_items(data_dir))
   train_seqs = baselines.train_sequences(data_dir)
   valid = evaluate.split_examples(data_dir, "valid")

@@ -18,7 +18,7 @@ def _f(x, pattern="{:.4f}") -> str:
 
 def _ci(pair) -> str:
   lo, hi = pair
-  return "–" if lo is None or math.isnan(lo) else f"[{lo:.4f}, {hi:.4f}]"
+  return "–" if lo is None or hi is None else f"[{lo:.4f}, {hi:.4f}]"
 
 
 def plot_curve(curves: Mapping[str, list], path: str, title: str) -> None:
@@ -90,8 +90,9 @@ def markdown(doc: Mapping) -> str:
             f"{b['paper_epochs']:g} epochs; batch {b['batch_size']}, "
             f"{b['examples_per_epoch']} training examples per epoch",
             f"* per seed: {b['train_steps']} steps, {b['epochs']:.3g} epochs, "
-            f"{b['examples_seen']} examples seen; beam {b['beam_size']}; "
-            f"history {b['max_history']} items",
+            f"{b['examples_seen']} examples seen; "
+            + (f"beam {b['beam_size']}; " if row["method"] != "sasrec" else "")
+            + f"history {b['max_history']} items",
             f"* wall time: {doc['wall_seconds']:.0f} s in all stages "
             f"(training {doc['train_seconds']:.0f} s), device: {doc['device']}",
             f"* config: `gin/{doc['gin_file']}`", "",

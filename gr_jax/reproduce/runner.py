@@ -294,6 +294,16 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
   return _finish(opts, paper, method, gin_file, b, split, sid_info, seconds)
 
 
+def _sources(rows) -> Optional[str]:
+  """'<source> lines 503, 504, ...' for published rows whose sources differ only in the line."""
+  by_source: dict[str, list[str]] = {}
+  for r in rows:
+    head, _, line = r.source.rpartition(" line ")
+    by_source.setdefault(head or r.source, []).append(line)
+  return "; ".join(f"{s} lines {', '.join(sorted(set(l)))}" if any(l) else s
+                   for s, l in by_source.items()) or None
+
+
 def _prepare_seconds(out: str) -> float:
   from gr_jax.data import prepare  # pylint: disable=g-import-not-at-top
   return float(io_utils.read_json_or_empty(
@@ -328,7 +338,7 @@ def _finish(opts, paper, method, gin_file, b, split, sid_info, seconds) -> dict:
       "complete": True,
       "row": {"paper": opts.paper, "paper_title": paper.title, "table": paper.table,
               "dataset": opts.dataset, "method": opts.method,
-              "published_source": "; ".join(sorted({r.source for r in pub.values()})) or None,
+              "published_source": _sources(pub.values()),
               "published_note": "the paper publishes no number for it" if opts.paper != "trialign"
               else "TriAlignGR publishes no numeric table"},
       "raw_dir": opts.raw_dir, "gin_file": gin_file, "flags": opts.signature(),

@@ -58,7 +58,12 @@ def summarize(ranks_by_seed: Sequence[Sequence[int]], published: dict) -> dict:
     mean, lo, hi = ci_users(pooled)
     _, slo, shi = ci_seeds([float(v.mean()) for v in per_seed])
     pub = published.get(metric)
-    out[metric] = {"ours": mean, "ci_users": [lo, hi], "ci_seeds": [slo, shi],
+    out[metric] = {"ours": mean, "ci_users": _json([lo, hi]), "ci_seeds": _json([slo, shi]),
                    "per_seed": [float(v.mean()) for v in per_seed],
                    "published": pub, "diff": None if pub is None else mean - pub}
   return out
+
+
+def _json(values):
+  """NaN (an interval that needs more seeds) -> None, so reports are valid JSON."""
+  return [None if v is None or math.isnan(v) else v for v in values]
