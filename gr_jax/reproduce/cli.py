@@ -61,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a("--gin", dest="gin_bindings", action="append", default=[], metavar="NAME=VALUE",
     help="Extra gin binding for this row (repeatable), e.g. --gin LEARNING_RATE=5e-4 or "
     "--gin gr_jax.model.T5Config.num_encoder_layers=2: the paper config with one change.")
+  a("--tokenize_gin", action="append", default=[], metavar="NAME=VALUE",
+    help="Extra gin binding of the tokenizer with --sids ours, e.g. TokenizerConfig.epochs=500.")
   a("--allow_other_split", action="store_true",
     help="Run even if the prepared split differs from the paper's Table 1 counts.")
 
@@ -70,7 +72,7 @@ def main(args) -> int:
   opts = runner.Options(**{k: getattr(args, k) for k in (
       "paper", "dataset", "method", "raw_dir", "out", "budget", "sids", "duplicates", "seeds",
       "scale", "train_steps", "curve_points", "curve_users", "test_users", "allow_other_split")},
-      gin_bindings=tuple(args.gin_bindings))
+      gin_bindings=tuple(args.gin_bindings), tokenize_gin=tuple(args.tokenize_gin))
   try:
     doc = runner.run(opts, log=lambda m: print(f"reproduce: {m}", file=sys.stderr))
   except registry.ReproduceError as e:

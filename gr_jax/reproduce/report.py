@@ -75,7 +75,10 @@ def markdown(doc: Mapping) -> str:
             f"(`prepare --source {doc['split']['source']}`); paper's Table 1: "
             f"{doc['split'].get('paper') or 'not stated'}"
             + (" — **differs**" if doc["split"].get("mismatch") else "")]
-  if dup:
+  if dup and dup["sids"] == "ours":
+    lines.append(f"* SIDs: `--sids ours`, gr_jax's tokenizer `gin/{dup['gin']}` (its own "
+                 "collision policy; see data/tokenizer/ours/sid_report.json)")
+  elif dup:
     lines.append(f"* SIDs: `--sids {dup['sids']}`, duplicates `--duplicates {dup['policy']}`")
     for mod, r in (dup.get("report") or {}).items():
       extra = r.get("extra_level")

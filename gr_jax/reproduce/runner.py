@@ -47,12 +47,14 @@ class Options:
   curve_users: int = 1000
   test_users: Optional[int] = None
   allow_other_split: bool = False
-  gin_bindings: tuple = ()  # Extra `NAME=VALUE` gin bindings for every stage (a changed row).
+  gin_bindings: tuple = ()  # Extra `NAME=VALUE` gin bindings of training (a changed row).
+  tokenize_gin: tuple = ()  # Extra gin bindings of the tokenizer (--sids ours).
 
   def signature(self) -> dict:
     sig = dataclasses.asdict(self)
     sig["raw_dir"], sig["out"] = os.path.abspath(self.raw_dir), os.path.abspath(self.out)
     sig["gin_bindings"] = list(self.gin_bindings)
+    sig["tokenize_gin"] = list(self.tokenize_gin)
     return sig
 
 
@@ -154,8 +156,9 @@ def _our_sid_stages(opts: Options, ds, method, data_dir: str, macros: dict):
                                  produces=os.path.join(data_dir, "enrich", "interests.jsonl")))
   stages.append(pipeline.Stage("embed", cmd(*embed),
                                produces=os.path.join(data_dir, "embeddings", "ids.txt")))
-  stages.append(pipeline.Stage("tokenize", cmd("tokenize", "--data", data_dir, "--gin_file",
-                                               macros["TOKENIZE_GIN"], "--run", "ours"),
+  tokenize = ["tokenize", "--data", data_dir, "--gin_file", macros["TOKENIZE_GIN"], "--run", "ours"]
+  tokenize += [f"--gin.{x}" for x in opts.tokenize_gin]
+  stages.append(pipeline.Stage("tokenize", cmd(*tokenize),
                                produces=os.path.join(data_dir, "tokenizer", "ours", "sids.json")))
   return stages
 
@@ -230,7 +233,7 @@ def _check_out(opts: Options) -> None:
   if os.path.exists(path):
     old = io_utils.read_json(path)
     keys = ("paper", "dataset", "method", "raw_dir", "budget", "sids", "duplicates", "scale",
-            "train_steps", "curve_points", "gin_bindings")
+            "train_steps", "curve_points", "gin_bindings", "tokenize_gin")
     changed = [k for k in keys if old.get(k) != sig.get(k)]
     if changed:
       raise ReproduceError(f"--out {opts.out}: holds a run with other flags "
@@ -254,14 +257,16 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
   stats = _prepare(opts, ds, data_dir, int(macros.get("MAX_HISTORY") or 20), log)
   split = _split_check(opts, stats)
   pipe = pipeline.Pipeline(opts.out, log=log)
-  sid_info, run_name, lengths = None, None, None
+  sid_info, run_name, lengths, sid_seconds = None, None, None, {}
   if method.kind == "generative":
     if opts.sids == "peer":
       run_name, sid_info = _peer_sids(opts, ds, method, data_dir, log)
     else:
       run_name = "ours"
-      stages = _our_sid_stages(opts, ds, method, data_dir, macros)
-      pipe.run_all(stages)
+      try:
+        sid_seconds = pipe.run_all(_our_sid_stages(opts, ds, method, data_dir, macros))
+      except pipeline.StageFailed as e:
+        raise ReproduceError(f"{e}; rerun the same command to resume") from e
       sid_info = {"sids": "ours", "policy": "gr_jax tokenizer", "run": run_name,
                   "gin": macros["TOKENIZE_GIN"]}
     lengths = budget_lib.feature_lengths(macros, _sid_lengths(data_dir, run_name))
@@ -288,7 +293,7 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
     else:
       stages += _sasrec_stage(opts, gin_file, data_dir, b, seed_dir, seed, sasrec_epochs)
   try:
-    seconds = pipe.run_all(stages)
+    seconds = dict(sid_seconds, **pipe.run_all(stages))
   except pipeline.StageFailed as e:
     raise ReproduceError(f"{e}; rerun the same command to resume") from e
   return _finish(opts, paper, method, gin_file, b, split, sid_info, seconds)

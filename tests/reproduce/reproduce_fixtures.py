@@ -50,3 +50,40 @@ def write_mql4grec(raw_dir: str, name: str = "Instruments", items: int = 48, use
     json.dump(image, f, indent=4)
   return {"users": users, "items": items, "interactions": sum(map(len, inter.values())),
           "duplicates": dups}
+
+
+WORDS = ("steel", "glass", "sensor", "cable", "filter", "valve", "pump", "gauge", "lens", "clamp",
+         "drill", "tape", "glove", "meter", "probe", "scale")
+
+
+def write_unisrec(raw_dir: str, name: str = "Scientific", items: int = 40, users: int = 60,
+                  seed: int = 0) -> dict:
+  """<name>.{train,valid,test}.inter + .text + .item2index + .user2index (UniSRec/RecBole)."""
+  rng = np.random.default_rng(seed)
+  os.makedirs(raw_dir, exist_ok=True)
+  clusters, per = 4, items // 4
+  seqs = {}
+  for u in range(users):
+    c, start = int(rng.integers(clusters)), int(rng.integers(per))
+    seqs[u] = [c * per + (start + k) % per for k in range(int(rng.integers(5, 9)))]
+  header = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+  files = {"train": [], "valid": [], "test": []}
+  for u, s in seqs.items():
+    for t in range(1, len(s) - 2):
+      files["train"].append(f"{u}\t{' '.join(map(str, s[:t]))}\t{s[t]}\n")
+    files["valid"].append(f"{u}\t{' '.join(map(str, s[:-2]))}\t{s[-2]}\n")
+    files["test"].append(f"{u}\t{' '.join(map(str, s[:-1]))}\t{s[-1]}\n")
+  for split, rows in files.items():
+    with open(os.path.join(raw_dir, f"{name}.{split}.inter"), "w") as f:
+      f.write(header + "".join(rows))
+  with open(os.path.join(raw_dir, f"{name}.text"), "w") as f:
+    f.write("item_id:token\ttext:token_seq\n")
+    for i in range(items):
+      c = i // per
+      f.write(f"A{i:09d}\t{WORDS[c * 4 % 16].title()} {WORDS[(c * 4 + 1) % 16]} {WORDS[i % 16]} "
+              f"model {i}. Industrial & Scientific {WORDS[c]}. Brand{c}.\n")
+  with open(os.path.join(raw_dir, f"{name}.item2index"), "w") as f:
+    f.writelines(f"A{i:09d}\t{i}\n" for i in range(items))
+  with open(os.path.join(raw_dir, f"{name}.user2index"), "w") as f:
+    f.writelines(f"U{u:09d}\t{u}\n" for u in range(users))
+  return {"users": users, "items": items, "interactions": sum(map(len, seqs.values()))}
