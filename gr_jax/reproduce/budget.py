@@ -14,7 +14,8 @@ from gr_jax import paths
 
 BUDGETS = ("paper", "cpu")
 # Macros `gr-jax reproduce` reads from gin/paper/<paper>/<method>.gin (gin/paper/common.gin).
-MACROS = ("EPOCHS", "WARMUP_RATIO", "BEAM_SIZE", "SEEDS", "CPU_SCALE", "CURVE_POINTS",
+MACROS = ("EPOCHS", "WARMUP_RATIO", "BEAM_SIZE", "SEEDS", "CPU_SCALE", "CPU_EXAMPLES",
+          "CPU_BATCH_SIZE", "CURVE_POINTS",
           "FEATURE_LENGTHS", "MAX_HISTORY", "BATCH_SIZE", "TOKENIZE_GIN")
 # Tasks per epoch of each gr_jax_tasks method: (tasks over the train split, tasks over items).
 TASKS_PER_EPOCH = {"tiger": (1, 0), "macrec": (4, 2), "trialign": (2, 6)}
@@ -87,7 +88,8 @@ def curve_points(train_steps: int, points: int) -> list[int]:
 def plan(macros: dict, kind: str, examples: int, scale: Optional[float] = None,
          train_steps: Optional[int] = None, seeds: Optional[int] = None,
          curve: Optional[int] = None) -> Budget:
-  """The budget of one row: EPOCHS x examples / BATCH_SIZE steps, x CPU_SCALE for 'cpu'.
+  """The budget of one row: EPOCHS x examples / BATCH_SIZE steps for 'paper'; for 'cpu'
+  CPU_EXAMPLES examples (or CPU_SCALE of the paper's) in batches of CPU_BATCH_SIZE.
 
   `scale` overrides the fraction; `train_steps` fixes the steps outright (smoke tests), and
   the report then states the scale that results.
@@ -95,10 +97,16 @@ def plan(macros: dict, kind: str, examples: int, scale: Optional[float] = None,
   if kind not in BUDGETS:
     raise ValueError(f"--budget {kind!r}: choose from {', '.join(BUDGETS)}")
   epochs = float(macros.get("EPOCHS") or 1)
-  batch = int(macros.get("BATCH_SIZE") or 1)
-  if scale is None:
-    scale = 1.0 if kind == "paper" else float(macros.get("CPU_SCALE") or 1.0)
   examples = max(int(examples), 1)
+  batch = int(macros.get("BATCH_SIZE") or 1)
+  if kind == "cpu":
+    batch = int(macros.get("CPU_BATCH_SIZE") or batch)
+  if scale is None and kind == "paper":
+    scale = 1.0
+  elif scale is None and macros.get("CPU_SCALE"):
+    scale = float(macros["CPU_SCALE"])
+  elif scale is None:
+    scale = min(1.0, float(macros.get("CPU_EXAMPLES") or 0) / (epochs * examples)) or 1.0
   if train_steps:
     steps = int(train_steps)
     scale = steps * batch / (epochs * examples)

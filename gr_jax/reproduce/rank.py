@@ -47,7 +47,7 @@ def load_recommender(model_dir: str, step: Optional[int], beam_size: int, normal
   from gr_jax import train  # pylint: disable=g-import-not-at-top
   model, params, run_info = train.load_trained(model_dir, step)
   return recommend.Recommender(model, params, run_info, beam_size=beam_size, top_k=TOP_K,
-                               batch_size=batch_size, normalize=normalize, progress=False)
+                               batch_size=batch_size, normalize=normalize, progress=True)
 
 
 def rank_model(rec, split: str, max_users: Optional[int]) -> dict:
@@ -94,7 +94,7 @@ def rank_sasrec(data_dir: str, gin_file: str, seed: int, epochs: int,
   valid = evaluate.split_examples(data_dir, "valid")
   rec = sasrec.SASRecRecommender(item_ids, config)
   rec.fit(train_seqs, valid=([ex.history for ex in valid], [ex.target for ex in valid]),
-          progress=False)
+          progress=True)
   windows = len(sasrec.training_windows([rec.to_ids(s) for s in train_seqs.values()],
                                         config.max_len)[0])
   examples = evaluate.split_examples(data_dir, "test", max_users)

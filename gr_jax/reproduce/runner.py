@@ -174,6 +174,7 @@ def _train_argv(gin_file, model_dir, data_dir, run, b, seed, lengths, stop_at: O
   argv = ["train", "--gin_file", gin_file, f"--gin.MODEL_DIR='{model_dir}'",
           f"--gin.DATA_DIR='{data_dir}'", f"--gin.DATASET_NAME='{DATASET_NAME}'",
           f"--gin.TRAIN_STEPS={b.train_steps}", f"--gin.WARMUP_STEPS={b.warmup_steps}",
+          f"--gin.BATCH_SIZE={b.batch_size}",
           f"--gin.SEED={seed}", f"--gin.TOKENIZER_RUN='{run}'",
           f"--gin.TASK_FEATURE_LENGTHS={lengths!r}",
           f"--gin.gr_jax.train.train.checkpoint_period={interval}",
@@ -249,6 +250,8 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
   paper, ds, method = check_inputs(opts)
   gin_file = budget_lib.gin_path(opts.paper, opts.method)
   macros = budget_lib.read_macros(gin_file, opts.gin_bindings)
+  if any(x.replace(" ", "").startswith("BATCH_SIZE=") for x in opts.gin_bindings):
+    macros["CPU_BATCH_SIZE"] = None  # The user's batch holds at every budget.
   _check_out(opts)
   done_json = os.path.join(opts.out, report.JSON)
   if os.path.exists(done_json):
