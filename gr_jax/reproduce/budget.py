@@ -13,6 +13,7 @@ from gr_jax import gin_flags
 from gr_jax import paths
 
 BUDGETS = ("paper", "cpu")
+CHECKPOINT_EVERY = 500  # Steps between checkpoints of long runs.
 # Macros `gr-jax reproduce` reads from gin/paper/<paper>/<method>.gin (gin/paper/common.gin).
 MACROS = ("EPOCHS", "WARMUP_RATIO", "BEAM_SIZE", "SEEDS", "CPU_SCALE", "CPU_EXAMPLES",
           "CPU_BATCH_SIZE", "CURVE_POINTS",
@@ -80,9 +81,18 @@ def examples_per_epoch(train_method: str, train_examples: int, items: int) -> in
 
 
 def curve_points(train_steps: int, points: int) -> list[int]:
-  """`points` steps evenly spread over training, the last one = train_steps."""
-  points = max(1, min(int(points), train_steps))
-  return sorted({max(1, round(train_steps * k / points)) for k in range(1, points + 1)})
+  """About `points` steps spread over training, the last = train_steps; past 1,000 steps apart
+  they are multiples of CHECKPOINT_EVERY, so a killed run loses at most that many steps."""
+  interval = max(1, math.ceil(train_steps / max(1, int(points))))
+  if interval > 1000:
+    interval = math.ceil(interval / CHECKPOINT_EVERY) * CHECKPOINT_EVERY
+  return sorted({min(train_steps, interval * k) for k in range(1, math.ceil(train_steps / interval) + 1)})
+
+
+def checkpoint_period(curve_steps: Sequence[int]) -> int:
+  """Checkpoint period that lands on every curve step (each is a multiple of it)."""
+  first = curve_steps[0]
+  return CHECKPOINT_EVERY if first > 1000 and first % CHECKPOINT_EVERY == 0 else first
 
 
 def plan(macros: dict, kind: str, examples: int, scale: Optional[float] = None,

@@ -170,7 +170,7 @@ def _sid_lengths(data_dir: str, run: str) -> list[int]:
 
 def _train_argv(gin_file, model_dir, data_dir, run, b, seed, lengths, stop_at: Optional[int],
                 bindings=()):
-  interval = b.curve_steps[0] if len(b.curve_steps) > 1 else b.train_steps
+  interval = budget_lib.checkpoint_period(b.curve_steps)
   argv = ["train", "--gin_file", gin_file, f"--gin.MODEL_DIR='{model_dir}'",
           f"--gin.DATA_DIR='{data_dir}'", f"--gin.DATASET_NAME='{DATASET_NAME}'",
           f"--gin.TRAIN_STEPS={b.train_steps}", f"--gin.WARMUP_STEPS={b.warmup_steps}",

@@ -26,7 +26,8 @@ def test_instruments_tiger_paper_budget():
   assert b.scale == 1.0 and b.seeds == 5
   assert b.examples_seen == 16581 * 1024
   assert b.warmup_steps == 166
-  assert b.curve_steps[-1] == b.train_steps and len(b.curve_steps) == 4
+  assert b.curve_steps == [4500, 9000, 13500, 16581]
+  assert budget.checkpoint_period(b.curve_steps) == 500
 
 
 def test_cpu_budget_is_a_fixed_example_count_and_states_the_factor():
@@ -47,7 +48,9 @@ def test_cpu_budget_is_a_fixed_example_count_and_states_the_factor():
 def test_mixture_epoch_and_feature_lengths():
   assert budget.examples_per_epoch("macrec", 100, 30) == 4 * 100 + 2 * 30
   assert budget.feature_lengths({"MAX_HISTORY": 20}, [4, 5]) == {"inputs": 152, "targets": 7}
-  assert budget.curve_points(10, 4) == [2, 5, 8, 10]
+  assert budget.curve_points(10, 4) == [3, 6, 9, 10]
+  assert budget.checkpoint_period([3, 6, 9, 10]) == 3
+  assert budget.curve_points(1, 4) == [1]
   assert budget.curve_points(3, 10) == [1, 2, 3]
   with pytest.raises(ValueError, match="--budget"):
     budget.plan({}, "gpu", 10)
