@@ -1,6 +1,6 @@
 """`gr-jax reproduce`: one row of a paper's table from the peers' processed files.
 
-  gr-jax reproduce --paper macrec --dataset Instruments --method tiger \
+  gr-jax reproduce --paper macrec --dataset Instruments --method tiger
       --raw_dir ../shared/data/Instruments_MQL4GRec --budget cpu --out runs/ins_tiger
 
 prepares the peer's split (`gr-jax prepare --source lcrec|recbole`), imports the peer's
@@ -40,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     "<D>.{train,valid,test}.inter + <D>.text + <D>.item2index.")
   a("--out", required=True, help="Output directory of this row (one row per directory).")
   a("--budget", choices=budget.BUDGETS, default="paper",
-    help="paper: the gin file's epochs; cpu: CPU_SCALE of them (sized for ~30 min on 2 cores; "
-    "the report says it is not the paper's budget).")
+    help="paper: the gin file's epochs and batch; cpu: CPU_EXAMPLES examples in batches of "
+    "CPU_BATCH_SIZE (gin/paper/common.gin: a FLOP estimate for ~20 min of training on 2 "
+    "cores; SASRec: CPU_SCALE of its epochs). The report states the scale and that it is not "
+    "the paper's budget.")
   a("--sids", choices=("peer", "ours"), default="peer",
     help="peer: the SIDs the peer published; ours: gr_jax's enrich/embed/tokenize.")
   a("--duplicates", choices=peer_sids.POLICIES, default="peer",

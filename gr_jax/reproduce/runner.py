@@ -253,9 +253,9 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
   if any(x.replace(" ", "").startswith("BATCH_SIZE=") for x in opts.gin_bindings):
     macros["CPU_BATCH_SIZE"] = None  # The user's batch holds at every budget.
   _check_out(opts)
-  done_json = os.path.join(opts.out, report.JSON)
-  if os.path.exists(done_json):
-    os.remove(done_json)  # Rewritten at the end: a stale one must not look like this run's.
+  for name in (report.JSON, report.MD):  # Rewritten at the end: stale ones must not look done.
+    if os.path.exists(os.path.join(opts.out, name)):
+      os.remove(os.path.join(opts.out, name))
   data_dir = os.path.join(opts.out, "data")
   stats = _prepare(opts, ds, data_dir, int(macros.get("MAX_HISTORY") or 20), log)
   split = _split_check(opts, stats)

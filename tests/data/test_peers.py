@@ -159,6 +159,16 @@ def test_inconsistent_peer_rows_are_bad_input(tmp_path):
   assert e.value.field == "item_id_list"
 
 
+def test_lcrec_without_item_file_only_when_allowed(tmp_path):
+  (tmp_path / "D.inter.json").write_text(json.dumps({"7": [1, 2, 3], "8": [2, 1, 3]}))
+  with pytest.raises(FileNotFoundError, match="no item file for D"):
+    peers.load_lcrec(str(tmp_path), "D")
+  seqs, items, _ = peers.load_lcrec(str(tmp_path), "D", require_item_text=False)
+  assert sorted(items) == ["1", "2", "3"] and all(it.title == "" for it in items.values())
+  _, counts = preprocess.placeholder_titles(seqs, items, "D", preprocess.BadLines())
+  assert counts["items_with_placeholder_title"] == 3 and items["2"].title == "Item 2"
+
+
 def test_sid_import_reads_prefixes_sizes_and_rejects_collisions():
   doc = peers.sids_from_index({"1": ["<a_3>", "<b_0>"], "2": ["<a_1>", "<b_7>"]}, "lcrec",
                               item_ids={"1", "2"})
@@ -167,6 +177,8 @@ def test_sid_import_reads_prefixes_sizes_and_rejects_collisions():
   assert mod["sids"]["2"] == ["<a_1>", "<b_7>"]
   with pytest.raises(io_utils.BadInputError, match="same SID"):
     peers.sids_from_index({"1": ["<a_1>"], "2": ["<a_1>"]}, "x")
+  kept = peers.sids_from_index({"1": ["<a_1>"], "2": ["<a_1>"]}, "x", allow_duplicates=True)
+  assert kept["modalities"]["text"]["sids"] == {"1": ["<a_1>"], "2": ["<a_1>"]}
   with pytest.raises(io_utils.BadInputError, match="no SID"):
     peers.sids_from_index({"1": ["<a_1>"]}, "x", item_ids={"1", "2"})
   one = peers.sids_from_index({"1": "<a_1><b_2>"}, "x")
