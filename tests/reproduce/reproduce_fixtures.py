@@ -87,3 +87,16 @@ def write_unisrec(raw_dir: str, name: str = "Scientific", items: int = 40, users
   with open(os.path.join(raw_dir, f"{name}.user2index"), "w") as f:
     f.writelines(f"U{u:09d}\t{u}\n" for u in range(users))
   return {"users": users, "items": items, "interactions": sum(map(len, seqs.values()))}
+
+
+def write_mql4grec_embeddings(raw_dir: str, name: str = "Instruments", items: int = 48,
+                              seed: int = 0) -> None:
+  """<name>.emb-llama-td.npy / .emb-ViT-L-14.npy: row = item id, clustered like the users."""
+  rng = np.random.default_rng(seed)
+  per = items // 4
+  centers_t, centers_v = rng.normal(size=(4, 24)), rng.normal(size=(4, 16))
+  cluster = np.arange(items) // per
+  text = centers_t[cluster] + 0.3 * rng.normal(size=(items, 24))
+  image = centers_v[cluster] + 0.3 * rng.normal(size=(items, 16))
+  np.save(os.path.join(raw_dir, f"{name}.emb-llama-td.npy"), text.astype(np.float32))
+  np.save(os.path.join(raw_dir, f"{name}.emb-ViT-L-14.npy"), image.astype(np.float32))

@@ -11,8 +11,8 @@ def test_paper_gin_macros():
       200, 1024, 20, 20, 5)
   assert m["TOKENIZE_GIN"] == "rqvae/tiger.gin"
   assert budget.read_macros(budget.gin_path("macrec", "mql4grec"))["EPOCHS"] == 200
-  assert budget.read_macros(budget.gin_path("macrec", "sasrec"))["CPU_SCALE"] == 0.25
-  assert m["CPU_EXAMPLES"] == 30000 and m["CPU_BATCH_SIZE"] == 64
+  assert budget.read_macros(budget.gin_path("macrec", "sasrec"))["CPU_SCALE"] == 0.1
+  assert m["CPU_EXAMPLES"] == 20000 and m["CPU_BATCH_SIZE"] == 64
   tri = budget.read_macros(budget.gin_path("trialign", "trialign"))
   assert tri["FEATURE_LENGTHS"] == {"inputs": 256, "targets": 48}
   assert budget.read_macros(budget.gin_path("macrec", "tiger"), ["EPOCHS=3"])["EPOCHS"] == 3
@@ -33,16 +33,16 @@ def test_instruments_tiger_paper_budget():
 def test_cpu_budget_is_a_fixed_example_count_and_states_the_factor():
   m = budget.read_macros(budget.gin_path("macrec", "tiger"))
   b = budget.plan(m, "cpu", 84890)
-  assert b.scale == pytest.approx(30000 / (200 * 84890))
-  assert (b.batch_size, b.train_steps) == (64, 469)  # ceil(30000 / 64)
-  assert b.epochs == pytest.approx(469 * 64 / 84890)
+  assert b.scale == pytest.approx(20000 / (200 * 84890))
+  assert (b.batch_size, b.train_steps) == (64, 313)  # ceil(20000 / 64)
+  assert b.epochs == pytest.approx(313 * 64 / 84890)
   assert b.seeds == 1
   fixed = budget.plan(m, "cpu", 84890, train_steps=10)
   assert fixed.scale == pytest.approx(10 * 64 / (200 * 84890))
   sasrec = budget.read_macros(budget.gin_path("macrec", "sasrec"))
-  assert budget.plan(sasrec, "cpu", 17112).scale == 0.25
+  assert budget.plan(sasrec, "cpu", 17112).scale == 0.1
   tri = budget.read_macros(budget.gin_path("trialign", "trialign"))
-  assert budget.plan(tri, "cpu", 30000).examples_seen == 15040  # 235 x 64
+  assert budget.plan(tri, "cpu", 30000).examples_seen == 10048  # 157 x 64
 
 
 def test_mixture_epoch_and_feature_lengths():

@@ -102,3 +102,20 @@ def test_bad_sids_and_split_errors_leave_nothing_complete(tmp_path):
     runner.run(_opts(raw, tmp_path / "o3", method="macrec"), log=lambda m: None)
   with pytest.raises(runner.ReproduceError, match=r"--out .* holds a run with other flags \(--method tiger"):
     runner.run(_opts(raw, out, method="mql4grec"), log=lambda m: None)
+
+
+@pytest.mark.slow
+def test_macrec_row_with_our_sids_from_the_peer_embeddings(tmp_path):
+  raw = tmp_path / "raw"
+  info = reproduce_fixtures.write_mql4grec(str(raw))
+  reproduce_fixtures.write_mql4grec_embeddings(str(raw))
+  out = tmp_path / "out"
+  opts = _opts(raw, out, method="macrec", sids="ours", tokenize_gin=(
+      "TokenizerConfig.epochs=30", "TokenizerConfig.codebook_sizes=(8, 8, 8, 8)",
+      "TokenizerConfig.pseudo_label_k=8", "TokenizerConfig.batch_size=48"))
+  doc = runner.run(opts, log=lambda m: None)
+  assert doc["sids"]["sids"] == "ours" and doc["test_users"] == info["users"]
+  sids = json.loads((out / "data" / "tokenizer" / "ours" / "sids.json").read_text())
+  assert set(sids["modalities"]) == {"text", "image"}
+  assert set(doc["systems"]) == {"seqrec_text", "seqrec_image", "ensemble"}
+  assert doc["metrics"]["HR@10"]["published"] == pytest.approx(0.1363)
