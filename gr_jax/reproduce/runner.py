@@ -245,7 +245,6 @@ def _check_out(opts: Options) -> None:
 
 def run(opts: Options, log: Callable[[str], None] = print) -> dict:
   """Runs (or resumes) one row; returns the reproduce.json document."""
-
   opts.raw_dir, opts.out = os.path.abspath(opts.raw_dir), os.path.abspath(opts.out)
   paper, ds, method = check_inputs(opts)
   gin_file = budget_lib.gin_path(opts.paper, opts.method)
