@@ -23,7 +23,7 @@ FLOORS = (
                "gr_jax.train")),
     ("evaluate", ("gr_jax.evaluate", "gr_jax.recommend", "gr_jax.baselines", "gr_jax.reports",
                   "gr_jax.inspect_mixture", "gr_jax.t5x_gin")),
-    ("runs", ("gr_jax.runs",)),
+    ("runs", ("gr_jax.runs", "gr_jax.reproduce")),
     ("cli", ("gr_jax.cli",)),
 )
 

@@ -44,9 +44,12 @@ def read_macros(gin_file: str, bindings: Sequence[str] = ()) -> dict:
     out = {}
     for name in MACROS:
       try:
-        out[name] = gin.query_parameter(f"%{name}")
+        value = gin.query_parameter(f"%{name}")
       except ValueError:
-        out[name] = None
+        value = None
+      while isinstance(value, gin.config.ConfigurableReference):  # %OTHER_MACRO / gin.constant.
+        value = value.scoped_configurable_fn()
+      out[name] = value
     return out
   finally:
     root.removeFilter(quiet)
@@ -130,7 +133,7 @@ def plan(macros: dict, kind: str, examples: int, scale: Optional[float] = None,
                 train_steps=steps, warmup_steps=warmup, examples_seen=steps * batch,
                 curve_steps=curve_points(steps, curve or int(macros.get("CURVE_POINTS") or 1)),
                 beam_size=int(macros.get("BEAM_SIZE") or 20),
-                max_history=int(macros.get("MAX_HISTORY") or 20), seeds=int(seeds))
+                max_history=int(macros["MAX_HISTORY"]), seeds=int(seeds))
 
 
 def feature_lengths(macros: dict, sid_lengths: Sequence[int]) -> dict:
@@ -138,7 +141,7 @@ def feature_lengths(macros: dict, sid_lengths: Sequence[int]) -> dict:
   if macros.get("FEATURE_LENGTHS"):
     return dict(macros["FEATURE_LENGTHS"])
   levels = max(sid_lengths) if sid_lengths else 4
-  history = int(macros.get("MAX_HISTORY") or 20)
+  history = int(macros["MAX_HISTORY"])
   return {"inputs": 32 + history * (levels + 1), "targets": levels + 2}
 
 

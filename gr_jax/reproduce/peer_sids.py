@@ -21,21 +21,22 @@ from typing import Mapping
 import numpy as np
 
 from gr_jax import io_utils
+from gr_jax.data import layout
 from gr_jax.data import peers
 from gr_jax.data import schema
-from gr_jax.tokenizer import collisions
-from gr_jax.tokenizer import sids as sids_lib
+from gr_jax.data import sids as sids_lib
+from gr_jax.rqvae import collisions
 
 POLICIES = ("peer", "extra_level")
 
 
-def duplicate_report(table: Mapping[str, list]) -> dict:
-  """{items_sharing, groups, largest, rate} of one modality's {item: tokens}."""
-  groups = collections.Counter(tuple(t) for t in table.values())
+def duplicate_report(codes_NxL: np.ndarray) -> dict:
+  """{items_sharing, groups, largest, rate} of one modality's codes."""
+  groups = collections.Counter(map(tuple, np.asarray(codes_NxL).tolist()))
   shared = [n for n in groups.values() if n > 1]
   return {"items_sharing": int(sum(shared)), "groups": len(shared),
           "largest": int(max(shared, default=1)),
-          "rate": float(sum(shared) / max(len(table), 1))}
+          "rate": float(sum(shared) / max(len(codes_NxL), 1))}
 
 
 def _new_prefix(used: set) -> str:
@@ -52,37 +53,42 @@ def build(index_paths: Mapping[str, str], data_dir: str, run: str, policy: str) 
   items = [it.item_id for it in schema.read_items(data_dir)]
   modalities, report = {}, {}
   for mod, path in index_paths.items():
-    index = peers._load_json(path)  # pylint: disable=protected-access
+    index = io_utils.read_json(path)
     if not isinstance(index, dict):
       raise io_utils.BadInputError(path, None, None, "expected {item_id: [\"<a_1>\", ...]}")
     doc = peers.sids_from_index(index, run, mod, set(items), path, allow_duplicates=True)
-    spec = doc["modalities"][mod]
-    spec["sids"] = {i: spec["sids"][i] for i in items}  # Catalog order (first = tie winner).
-    report[mod] = dict(duplicate_report(spec["sids"]), source=os.path.abspath(path))
-    modalities[mod] = spec
-  if policy == "extra_level":
-    used = {p for spec in modalities.values() for p in spec["prefixes"]}
-    for mod, spec in modalities.items():
-      if not report[mod]["items_sharing"]:
-        continue
-      codes = sids_lib.codes_array({"modalities": {mod: spec}}, mod, items)
+    layout_ = doc["modalities"][mod]
+    codes = sids_lib.codes_array(doc, mod, items)  # Catalog order (first = tie winner).
+    prefixes, sizes = list(layout_["prefixes"]), list(layout_["codebook_sizes"])
+    report[mod] = dict(duplicate_report(codes), source=os.path.abspath(path))
+    if policy == "extra_level" and report[mod]["items_sharing"]:
       codes, size = collisions.append_level(codes)
-      prefix = _new_prefix(used)
-      used.add(prefix)
-      modalities[mod] = sids_lib.modality_entry(items, codes, spec["prefixes"] + [prefix],
-                                                spec["codebook_sizes"] + [int(size)])
+      prefix = _new_prefix({p for spec in modalities.values() for p in spec["prefixes"]}
+                           | set(prefixes) | _all_prefixes(index_paths, mod))
+      prefixes, sizes = prefixes + [prefix], sizes + [int(size)]
       report[mod]["extra_level"] = {"prefix": prefix, "size": int(size)}
+    modalities[mod] = sids_lib.modality_entry(items, codes, prefixes, sizes)
   doc = {"run": run, "source": "peer", "modalities": modalities,
          "duplicates": "kept" if policy == "peer" and any(
              r["items_sharing"] for r in report.values()) else "none",
          "duplicates_policy": policy, "duplicate_report": report}
-  return sids_lib.validate(doc, os.path.join(data_dir, schema.TOKENIZER_DIR, run, "sids.json"))
+  return sids_lib.validate(doc, layout.sids_path(data_dir, run))
+
+
+def _all_prefixes(index_paths: Mapping[str, str], skip: str) -> set:
+  """Prefixes of the other modalities' files (the extra level must not reuse them)."""
+  out = set()
+  for mod, path in index_paths.items():
+    if mod != skip:
+      first = next(iter(io_utils.read_json(path).values()), [])
+      out |= {sids_lib.TOKEN_RE.fullmatch(t).group(1) for t in sids_lib.split_sid(first)}
+  return out
 
 
 def write(index_paths: Mapping[str, str], data_dir: str, run: str, policy: str) -> str:
   """Writes DIR/tokenizer/<run>/sids.json atomically; returns its path."""
   doc = build(index_paths, data_dir, run, policy)
-  out = os.path.join(data_dir, schema.TOKENIZER_DIR, run, "sids.json")
+  out = layout.sids_path(data_dir, run)
   io_utils.atomic_write_json(out, doc, indent=None)
   return out
 

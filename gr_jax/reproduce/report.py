@@ -68,18 +68,18 @@ def markdown(doc: Mapping) -> str:
   if doc.get("systems"):
     lines += ["", "Per decoding (seed means, HR@10): " + ", ".join(
         f"{k} {_f(v)}" for k, v in doc["systems"].items())]
-  dup = doc.get("sids") or {}
+  dup = doc.get("sid_info") or {}
   lines += ["", "## Data and SIDs", "",
             f"* split: {doc['split']['users']} users, {doc['split']['items']} items, "
             f"{doc['split']['interactions']} interactions from `{doc['raw_dir']}` "
             f"(`prepare --source {doc['split']['source']}`); paper's Table 1: "
             f"{doc['split'].get('paper') or 'not stated'}"
             + (" — **differs**" if doc["split"].get("mismatch") else "")]
-  if dup and dup["sids"] == "ours":
+  if dup and dup["kind"] == "ours":
     lines.append(f"* SIDs: `--sids ours`, gr_jax's tokenizer `gin/{dup['gin']}` (its own "
                  "collision policy; see data/tokenizer/ours/sid_report.json)")
   elif dup:
-    lines.append(f"* SIDs: `--sids {dup['sids']}`, duplicates `--duplicates {dup['policy']}`")
+    lines.append(f"* SIDs: `--sids {dup['kind']}`, duplicates `--duplicates {dup['policy']}`")
     for mod, r in (dup.get("report") or {}).items():
       extra = r.get("extra_level")
       lines.append(f"  * {mod}: {r['items_sharing']} items share a SID ({r['rate']:.1%}, "

@@ -16,13 +16,14 @@ import sys
 from typing import Callable, Optional
 
 from gr_jax import io_utils
-from gr_jax import pipeline
-from gr_jax.data import schema
+from gr_jax.data import layout
+from gr_jax.data import sids as sids_lib
 from gr_jax.reproduce import budget as budget_lib
 from gr_jax.reproduce import peer_sids
 from gr_jax.reproduce import published
 from gr_jax.reproduce import registry
 from gr_jax.reproduce import report
+from gr_jax.runs import pipeline
 
 ReproduceError = registry.ReproduceError
 ARGS_FILE = "reproduce_args.json"
@@ -123,8 +124,8 @@ def _split_check(opts: Options, stats: dict) -> dict:
 def _peer_sids(opts: Options, ds, method, data_dir: str, log) -> tuple[str, dict]:
   run = f"peer_{opts.duplicates}"
   files = {m: registry.file_path(opts.raw_dir, ds, ds.peer_sids[m]) for m in method.modalities}
-  path = os.path.join(data_dir, schema.TOKENIZER_DIR, run, "sids.json")
-  marker = os.path.join(data_dir, schema.TOKENIZER_DIR, run, "import_done.json")
+  path = layout.sids_path(data_dir, run)
+  marker = os.path.join(layout.tokenizer_dir(data_dir, run), "import_done.json")
   sig = {"files": {m: [os.path.abspath(p), os.path.getsize(p)] for m, p in files.items()},
          "policy": opts.duplicates}
   if not (os.path.exists(path) and io_utils.read_json_or_empty(marker).get("sig") == sig):
@@ -135,11 +136,11 @@ def _peer_sids(opts: Options, ds, method, data_dir: str, log) -> tuple[str, dict
     except io_utils.BadInputError as e:
       raise ReproduceError(f"bad SIDs: {e}") from e
     io_utils.atomic_write_json(marker, {"sig": sig})
-  doc = io_utils.read_json(path)
+  doc = sids_lib.load_sids(path)
   log(f"SIDs: {run} from {', '.join(files.values())}")
-  return run, {"sids": "peer", "policy": opts.duplicates, "run": run,
+  return run, {"kind": "peer", "policy": opts.duplicates, "run": run,
                "report": doc.get("duplicate_report"),
-               "levels": {m: len(s["prefixes"]) for m, s in doc["modalities"].items()}}
+               "levels": {m: len(s["prefixes"]) for m, s in sids_lib.read_layout(path).items()}}
 
 
 def _our_sid_stages(opts: Options, ds, method, data_dir: str, macros: dict):
@@ -149,23 +150,22 @@ def _our_sid_stages(opts: Options, ds, method, data_dir: str, macros: dict):
   embed = ["embed", "--data", data_dir]
   if ds.ours_files.get("text", "").endswith(".npy"):  # The peer's precomputed embeddings.
     for mod in method.modalities:
-      embed += [f"--{mod}-backend", "precomputed", f"--{mod}-npy",
-                registry.file_path(opts.raw_dir, ds, ds.ours_files[mod]), f"--{mod}-ids", "index"]
+      embed += [f"--{mod}_backend", "precomputed", f"--{mod}_npy",
+                registry.file_path(opts.raw_dir, ds, ds.ours_files[mod]), f"--{mod}_ids", "index"]
   else:
     stages.append(pipeline.Stage("enrich", cmd("enrich", "--data", data_dir),
-                                 produces=os.path.join(data_dir, "enrich", "interests.jsonl")))
+                                 produces=layout.enrich_path(data_dir, layout.INTERESTS)))
   stages.append(pipeline.Stage("embed", cmd(*embed),
-                               produces=os.path.join(data_dir, "embeddings", "ids.txt")))
+                               produces=layout.embeddings_path(data_dir, layout.EMBED_IDS)))
   tokenize = ["tokenize", "--data", data_dir, "--gin_file", macros["TOKENIZE_GIN"], "--run", "ours"]
   tokenize += [f"--gin.{x}" for x in opts.tokenize_gin]
   stages.append(pipeline.Stage("tokenize", cmd(*tokenize),
-                               produces=os.path.join(data_dir, "tokenizer", "ours", "sids.json")))
+                               produces=layout.sids_path(data_dir, "ours")))
   return stages
 
 
 def _sid_lengths(data_dir: str, run: str) -> list[int]:
-  doc = io_utils.read_json(os.path.join(data_dir, schema.TOKENIZER_DIR, run, "sids.json"))
-  return [len(s["prefixes"]) for s in doc["modalities"].values()]
+  return [len(s["prefixes"]) for s in sids_lib.read_layout(layout.sids_path(data_dir, run)).values()]
 
 
 def _train_argv(gin_file, model_dir, data_dir, run, b, seed, lengths, stop_at: Optional[int],
@@ -201,7 +201,7 @@ def _generative_stages(opts, method, gin_file, data_dir, run, b, lengths, seed_d
         f"seed{seed}:train@{step}",
         _train_argv(gin_file, model_dir, data_dir, run, b, seed, lengths, None if last else step,
                     opts.gin_bindings),
-        produces=os.path.join(model_dir, "run_info.json")))
+        produces=os.path.join(model_dir, layout.RUN_INFO)))
     argv = ["model", "--model_dir", model_dir, "--step", str(step), "--beam_size",
             str(b.beam_size), "--normalize", normalize, "--valid_users", str(opts.curve_users),
             "--valid_out", os.path.join(seed_dir, f"valid_{step}.json")]
@@ -256,7 +256,7 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
     if os.path.exists(os.path.join(opts.out, name)):
       os.remove(os.path.join(opts.out, name))
   data_dir = os.path.join(opts.out, "data")
-  stats = _prepare(opts, ds, data_dir, int(macros.get("MAX_HISTORY") or 20), log)
+  stats = _prepare(opts, ds, data_dir, int(macros.get("MAX_HISTORY") or layout.MAX_HISTORY), log)
   split = _split_check(opts, stats)
   pipe = pipeline.Pipeline(opts.out, log=log)
   sid_info, run_name, lengths, sid_seconds = None, None, None, {}
@@ -269,7 +269,7 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
         sid_seconds = pipe.run_all(_our_sid_stages(opts, ds, method, data_dir, macros))
       except pipeline.StageFailed as e:
         raise ReproduceError(f"{e}; rerun the same command to resume") from e
-      sid_info = {"sids": "ours", "policy": "gr_jax tokenizer", "run": run_name,
+      sid_info = {"kind": "ours", "policy": "gr_jax tokenizer", "run": run_name,
                   "gin": macros["TOKENIZE_GIN"]}
     lengths = budget_lib.feature_lengths(macros, _sid_lengths(data_dir, run_name))
     examples = budget_lib.examples_per_epoch(method.train_method, stats["train_examples"],
@@ -349,7 +349,7 @@ def _finish(opts, paper, method, gin_file, b, split, sid_info, seconds) -> dict:
               "published_note": "the paper publishes no number for it" if opts.paper != "trialign"
               else "TriAlignGR publishes no numeric table"},
       "raw_dir": opts.raw_dir, "gin_file": gin_file, "flags": opts.signature(),
-      "split": split, "sids": sid_info, "budget": b.to_json(),
+      "split": split, "sid_info": sid_info, "budget": b.to_json(),
       "test_users": rank_docs[0]["users"], "seeds": list(rank_docs),
       "metrics": metrics, "systems": systems, "curves": curves,
       "stage_seconds": seconds,

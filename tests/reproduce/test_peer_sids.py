@@ -10,7 +10,7 @@ from gr_jax import io_utils
 from gr_jax import recommend
 from gr_jax.data import schema
 from gr_jax.reproduce import peer_sids
-from gr_jax.tokenizer import sids as sids_lib
+from gr_jax.data import sids as sids_lib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reproduce_fixtures  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -22,8 +22,7 @@ def _dataset(tmp_path):
   data = str(tmp_path / "data")
   items = [schema.Item(item_id=str(i), title=f"Item {i}") for i in range(info["items"])]
   os.makedirs(data)
-  io_utils.atomic_write_jsonl(os.path.join(data, schema.ITEMS),
-                              ({f: getattr(it, f) for f in schema.ITEM_FIELDS} for it in items))
+  schema.write_items(data, items)
   files = {"text": os.path.join(raw, "Instruments.index_lemb.json"),
            "image": os.path.join(raw, "Instruments.index_vitemb.json")}
   return data, files, info

@@ -53,7 +53,7 @@ def test_tiny_tiger_row_end_to_end_and_resume(tmp_path):
   b = doc["budget"]
   assert (b["train_steps"], b["batch_size"], b["examples_seen"]) == (2, 16, 32)
   assert b["scale"] == pytest.approx(32 / (200 * b["examples_per_epoch"]))
-  assert doc["sids"]["report"]["text"]["items_sharing"] == 4
+  assert doc["sid_info"]["report"]["text"]["items_sharing"] == 4
   curve = on_disk["curves"]["0"]
   assert [p["step"] for p in curve] == [2] and curve[0]["examples_seen"] == 32
   assert 0.0 <= curve[0]["valid_hr10"] <= 1.0 and curve[0]["users"] == 20
@@ -114,8 +114,8 @@ def test_macrec_row_with_our_sids_from_the_peer_embeddings(tmp_path):
       "TokenizerConfig.epochs=30", "TokenizerConfig.codebook_sizes=(8, 8, 8, 8)",
       "TokenizerConfig.pseudo_label_k=8", "TokenizerConfig.batch_size=48"))
   doc = runner.run(opts, log=lambda m: None)
-  assert doc["sids"]["sids"] == "ours" and doc["test_users"] == info["users"]
-  sids = json.loads((out / "data" / "tokenizer" / "ours" / "sids.json").read_text())
+  assert doc["sid_info"]["kind"] == "ours" and doc["test_users"] == info["users"]
+  sids = json.loads((out / "data" / "tokenizer" / "ours" / "sids.json").read_text())  # noqa
   assert set(sids["modalities"]) == {"text", "image"}
   assert set(doc["systems"]) == {"seqrec_text", "seqrec_image", "ensemble"}
   assert doc["metrics"]["HR@10"]["published"] == pytest.approx(0.1363)
