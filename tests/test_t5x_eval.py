@@ -101,3 +101,50 @@ def test_seqio_eval_of_t5x_beams_matches_gr_jax_evaluate(dataset, tmp_path):
   (line,) = open(os.path.join(log_dir, f"{task}-metrics.jsonl")).read().splitlines()
   logged = json.loads(line)
   assert logged["step"] == 7 and logged["HR@10"] == pytest.approx(ours["HR@10"])
+
+
+@pytest.mark.slow  # ~45 s of CPU: T5X's import, compile, 30 steps, one inference eval.
+def test_card_command_trains_checkpoints_and_logs_what_gr_jax_evaluate_reports(dataset, tmp_path):
+  """`python -m t5x.train --gin_file=gin/tiger.gin` (tiny model, few steps) writes a checkpoint
+  and inference-eval HR@K / NDCG@K; gr_jax.evaluate on that checkpoint gives the same numbers."""
+  pytest.importorskip("t5x")
+  import gin  # pylint: disable=g-import-not-at-top
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  from gr_jax.model import models  # pylint: disable=g-import-not-at-top
+  from gr_jax.model import t5  # pylint: disable=g-import-not-at-top
+  model_dir, steps = str(tmp_path / "t5x_tiger"), 30
+  cmd = [sys.executable, "-m", "t5x.train", "--gin_file=gin/tiger.gin",
+         "--gin_file=gin/models/tiny.gin", f"--gin.MODEL_DIR='{model_dir}'",
+         f"--gin.DATA_DIR='{dataset}'", f"--gin.TRAIN_STEPS={steps}", f"--gin.EVAL_PERIOD={steps}",
+         f"--gin.CHECKPOINT_PERIOD={steps}", "--gin.BATCH_SIZE=8", "--gin.EVAL_BATCH_SIZE=8",
+         "--gin.EVAL_STEPS=1", f"--gin.TASK_FEATURE_LENGTHS={LENGTHS}",
+         "--gin.utils.create_learning_rate_scheduler.warmup_steps=10"]
+  out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert out.returncode == 0, out.stderr[-4000:]
+  task = "tiger_evalds_seqrec"
+  assert f"{task}/HR@10 at step {steps}:" in out.stderr  # seqio.PyLoggingLogger.
+  lines = open(os.path.join(model_dir, "inference_eval", f"{task}-metrics.jsonl")).read().splitlines()
+  logged = json.loads(lines[-1])
+  assert logged["step"] == steps and set(METRICS) <= set(logged)
+  assert glob.glob(os.path.join(model_dir, "inference_eval", task, "events.out.tfevents.*"))
+
+  params = ocp.PyTreeCheckpointer().restore(
+      os.path.join(model_dir, f"checkpoint_{steps}", "state"))["target"]
+  gin.clear_config()
+  try:
+    gin.parse_config_file(os.path.join(REPO, "gin", "models", "tiny.gin"))
+    config = t5.T5Config(vocab_size=params["token_embedder"]["embedding"].shape[0])
+  finally:
+    gin.clear_config()
+  run_info = {"data_dir": dataset, "method": "tiger", "tokenizer_run": "tiger",
+              "vocab_dir": vocab_lib.default_vocab_dir(dataset, "tiger"),
+              "task_feature_lengths": LENGTHS}
+  rec = recommend.Recommender(models.EncoderDecoderModel(config), params, run_info,
+                              beam_size=BEAM, top_k=10, batch_size=8, progress=False)
+  ours = evaluate.evaluate(rec, "validation", baselines=(), gen_tasks=False,
+                           tsne_method="none")["systems"]["tiger"]
+  for key in METRICS:
+    assert logged[key] == pytest.approx(ours[key], abs=1e-9), (key, logged, ours)
+  print(logged)
+  assert 0 < ours["HR@10"] < 1
