@@ -1,4 +1,4 @@
-"""Gin hooks for `python -m t5x.train --gin_file=gin/t5x/<method>.gin`: data, vocabulary, SID trie.
+"""Gin hooks for `python -m t5x.train --gin_file=gin/<method>.gin`: data, vocabulary, SID trie.
 
 T5X evaluates gin references after all files are parsed, so these functions
 register DATA_DIR's SeqIO tasks (`gr_jax_tasks.register_dataset`) on first use
