@@ -24,7 +24,6 @@ from gr_jax import decoding
 from gr_jax import evaluate
 from gr_jax import recommend
 from gr_jax import t5x_gin
-from gr_jax import vocab as vocab_lib
 import gr_jax_tasks
 from gr_jax_tasks import testing
 
@@ -87,7 +86,6 @@ def test_seqio_eval_of_t5x_beams_matches_gr_jax_evaluate(dataset, tmp_path):
   seqio_metrics = metrics.result()[task]
 
   run_info = {"data_dir": dataset, "method": "tiger", "tokenizer_run": "tiger",
-              "vocab_dir": vocab_lib.default_vocab_dir(dataset, "tiger"),
               "task_feature_lengths": LENGTHS}
   rec = recommend.Recommender(model, params, run_info, beam_size=BEAM, top_k=10, batch_size=8,
                               progress=False)
@@ -138,7 +136,6 @@ def test_card_command_trains_checkpoints_and_logs_what_gr_jax_evaluate_reports(d
   finally:
     gin.clear_config()
   run_info = {"data_dir": dataset, "method": "tiger", "tokenizer_run": "tiger",
-              "vocab_dir": vocab_lib.default_vocab_dir(dataset, "tiger"),
               "task_feature_lengths": LENGTHS}
   rec = recommend.Recommender(models.EncoderDecoderModel(config), params, run_info,
                               beam_size=BEAM, top_k=10, batch_size=8, progress=False)
