@@ -50,6 +50,12 @@ setuptools.setup(
         "bench": ["torch==2.13.0", "transformers==5.23.0"],
         # Local llama.cpp backend for MDIM interest mining (GGUF files).
         "llm": ["xllamacpp==2026.10.11549"],
+        # What `python -m t5x.train --gin_file=gin/trialign.gin` needs beside this package's pins
+        # when T5X, airio and jestimator come from source with --no-deps or on PYTHONPATH (their
+        # own setup.py pulls flax/optax/seqio/clu from GitHub HEAD and tensorflow-cpu). These
+        # versions change none of the pins above (README, "Running with T5X").
+        "t5x": ["grain==0.2.18", "fiddle==0.3.1", "chex==0.1.92", "cached-property==2.0.1",
+                "jaxtyping==0.3.11"],
     },
     entry_points={"console_scripts": ["gr-jax=gr_jax.cli:main"]},
 )

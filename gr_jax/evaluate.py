@@ -60,6 +60,23 @@ def ranking_metrics(ranks_U, hr_ks: Sequence[int] = HR_KS, ndcg_ks: Sequence[int
   return out
 
 
+def sid_beam_metrics(targets: Sequence[str], predictions: Sequence) -> dict:
+  """seqio metric fn of the next-item SID tasks: HR@1/5/10, NDCG@5/10, MRR of decoded beams.
+
+  `predictions[u]` holds example u's decoded beams in T5X's order, best last (T5X
+  with `DecoderParams.return_all_decodes`), or one string when only the top beam
+  was kept. Empty strings (beams that reached no catalog SID) are dropped and the
+  rest is ranked best first, exactly as `evaluate` ranks catalog items.
+  """
+  rows = []
+  for beams in predictions:
+    beams = [beams] if isinstance(beams, str) else list(beams)
+    rows.append([b for b in reversed(beams) if b])
+  out = ranking_metrics(target_ranks(rows, list(targets)))
+  del out["n"]
+  return out
+
+
 def metric_curves(ranks_U, max_k: int) -> dict:
   """{"HR": [HR@1..HR@max_k], "NDCG": [...]} for metric-vs-K plots."""
   ranks = np.asarray(ranks_U)

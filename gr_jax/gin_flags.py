@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -60,9 +61,53 @@ class _DropGinSearchMisses(logging.Filter):
     return not str(record.msg).startswith(("Path not found", "system_path_file_exists"))
 
 
+class T5XConfigError(ValueError):
+  """A T5X run config (for `python -m t5x.train`) handed to gr_jax's own gin parser."""
+
+
+# T5X run configs bind train() through `import __main__` and include T5X's own gin files.
+_T5X_LINE = re.compile(r"^\s*(import\s+__main__\b|include\s+['\"]t5x/)", re.M)
+_INCLUDE = re.compile(r"^\s*include\s+['\"]([^'\"]+)['\"]", re.M)
+
+
+def _find(name: str, dirs: Sequence[str]):
+  if os.path.isabs(name):
+    return name if os.path.isfile(name) else None
+  return next((os.path.join(d, name) for d in dirs if os.path.isfile(os.path.join(d, name))), None)
+
+
+def check_not_t5x(gin_files: Sequence[str], search_paths: Sequence[str] = ()) -> None:
+  """Raises T5XConfigError, naming the gr_jax config to use, when a file or one of its
+  includes is a T5X run config (gin/{trialign,macrec,tiger}.gin are; gin/gr_jax/* are not)."""
+  dirs = list(search_paths) + [os.getcwd(), paths.GIN_DIR, paths.REPO_ROOT]
+  for name in gin_files:
+    todo, seen = [name], set()
+    while todo:
+      path = _find(todo.pop(), dirs)
+      if path is None or path in seen:
+        continue
+      seen.add(path)
+      with open(path, encoding="utf-8") as f:
+        text = f.read()
+      if _T5X_LINE.search(text):
+        top = _find(name, dirs)
+        t5x_name = os.path.relpath(top, paths.REPO_ROOT) if top.startswith(paths.REPO_ROOT) else name
+        own = os.path.join(paths.GIN_DIR, "gr_jax", os.path.basename(name))
+        use = (f"--gin_file={os.path.relpath(own, paths.REPO_ROOT)}" if os.path.isfile(own)
+               else "the configs in gin/gr_jax/")
+        raise T5XConfigError(
+            f"{name} is a T5X run config: run it from the repo root with `python -m t5x.train "
+            f"--gin_file={t5x_name}` (README, 'Running with T5X'). gr_jax's own trainer takes {use}.")
+      todo += _INCLUDE.findall(text)
+
+
 def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
               search_paths: Sequence[str] = ()) -> None:
-  """Parses gin files and bindings with the search paths above, without search-miss noise."""
+  """Parses gin files and bindings with the search paths above, without search-miss noise.
+
+  A T5X run config raises T5XConfigError pointing to gr_jax's own config.
+  """
+  check_not_t5x(gin_files, search_paths)
   for path in list(search_paths) + [os.getcwd(), paths.GIN_DIR]:
     if path not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
       gin.add_config_file_search_path(path)

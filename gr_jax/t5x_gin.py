@@ -1,4 +1,4 @@
-"""Gin hooks for `python -m t5x.train --gin_file=gin/t5x/<method>.gin`: data, vocabulary, SID trie.
+"""Gin hooks for `python -m t5x.train --gin_file=gin/<method>.gin`: data, vocabulary, SID trie.
 
 T5X evaluates gin references after all files are parsed, so these functions
 register DATA_DIR's SeqIO tasks (`gr_jax_tasks.register_dataset`) on first use
@@ -28,6 +28,7 @@ import numpy as np
 import seqio
 
 from gr_jax import decoding
+from gr_jax import evaluate
 from gr_jax import recommend
 from gr_jax import text_vocab as vocab_lib
 from gr_jax import train_data
@@ -59,13 +60,16 @@ def _resolve(dataset: Optional[Dataset]) -> Dataset:
 
 @functools.lru_cache(maxsize=None)
 def _register(ds: Dataset) -> str:
+  # The seqrec tasks' seqio metric ranks every decoded beam (HR@K / NDCG@K, as `gr-jax evaluate`).
   return gr_jax_tasks.register_dataset(ds.name, ds.data_dir, ds.method,
-                                       tokenizer_run=ds.tokenizer_run)
+                                       tokenizer_run=ds.tokenizer_run,
+                                       seqrec_metric_fns=[evaluate.sid_beam_metrics])
 
 
 @gin.configurable(module="gr_jax.t5x_gin")
 def mixture_name(dataset: Optional[Dataset] = None) -> str:
-  """Registers the dataset's tasks and uniform mixture; returns `<method>_<name>`."""
+  """Registers the dataset's tasks (seqrec ones scored by `evaluate.sid_beam_metrics`) and
+  uniform mixture; returns `<method>_<name>`."""
   return _register(_resolve(dataset))
 
 

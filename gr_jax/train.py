@@ -1,6 +1,6 @@
 """Gin-configured sharded trainer (T5X style): seqio mixture -> jitted train step -> orbax checkpoints.
 
-    python -m gr_jax.train --gin_file=gin/tiger.gin \
+    python -m gr_jax.train --gin_file=gin/gr_jax/tiger.gin \
       --gin.MODEL_DIR="'/tmp/tiger'" --gin.DATA_DIR="'/data/beauty'" \
       --gin.DATASET_NAME="'beauty'" --gin.TRAIN_STEPS=20000 \
       --gin.TASK_FEATURE_LENGTHS="{'inputs': 256, 'targets': 8}"
@@ -506,7 +506,7 @@ def load_trained(model_dir: str, step: Optional[int] = None):
 # ---- command line -----------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   """Flags of `gr-jax train` (and `python -m gr_jax.train`)."""
-  gin_flags.add_gin_arguments(parser, "gin/trialign.gin", "--gin.TRAIN_STEPS=1000")
+  gin_flags.add_gin_arguments(parser, "gin/gr_jax/trialign.gin", "--gin.TRAIN_STEPS=1000")
 
 
 def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
@@ -519,7 +519,11 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
 def main(args) -> int:
   """Runs `train()` as configured by gin flags; 1 on a non-finite loss."""
   partitioning.maybe_initialize_distributed()
-  parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
+  try:
+    parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
+  except gin_flags.T5XConfigError as e:
+    print(f"gr-jax train: {e}", file=sys.stderr)
+    return 2
   import gr_jax_tasks  # pylint: disable=g-import-not-at-top
   gr_jax_tasks.register_configured(raise_errors=False)
   try:

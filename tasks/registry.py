@@ -6,7 +6,7 @@ import functools
 import logging
 import os
 import re
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import gin
 import seqio
@@ -99,14 +99,17 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
                      max_history: int = layout.MAX_HISTORY, *, sp_vocab_size: int = vocab_lib.DEFAULT_SP_VOCAB_SIZE,
                      task_rates: Optional[Mapping[str, float]] = None,
                      item_eval_size: int = sources.DEFAULT_ITEM_EVAL_SIZE,
-                     build_vocab: bool = False) -> str:
+                     build_vocab: bool = False,
+                     seqrec_metric_fns: Optional[Sequence[Callable]] = None) -> str:
   """Registers `<method>_<name>_<task>` Tasks and the `<method>_<name>` Mixture; returns its name.
 
   Tasks with no training examples in this dataset (e.g. caption tasks before
   `gr-jax enrich`) are left out of the mixture with a warning. The mixture
   samples its tasks uniformly unless `task_rates` ({task: rate}) says otherwise.
   The vocabulary (`DIR/vocab/<tokenizer_run>/`) is built on first use, or now
-  with `build_vocab`. Re-registering a name replaces it.
+  with `build_vocab`. Re-registering a name replaces it. The next-item SID tasks
+  get `seqrec_metric_fns` (default `exact_match`; T5X runs pass the beam ranking
+  of `gr_jax.evaluate`), the others `exact_match`.
   """
   module = _method(method)
   if not re.fullmatch(r"[\w.]+", name):
@@ -149,10 +152,11 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
     if not sizes[task]:
       logging.warning("%s: no training examples in %s; left out of %s", full, data_dir, mixture)
       continue
+    metric_fns = list(seqrec_metric_fns or [exact_match]) if task in module.SEQREC else [exact_match]
     seqio.TaskRegistry.add(
         full, source=sources.ExamplesSource(functools.partial(examples, cfg, task)),
         preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
-        output_features=output_features, metric_fns=[exact_match])
+        output_features=output_features, metric_fns=metric_fns)
     _CONFIGS[full] = cfg
     entries.append((full, float((task_rates or {}).get(task, 1.0))))
   if not entries:

@@ -196,7 +196,7 @@ def test_gin_reads_the_python_max_history():
   probe = gin.external_configurable(lambda max_history=None: max_history, "architecture_probe")
   gin.clear_config()
   try:
-    gin_flags.parse_gin(["train_defaults.gin"], [
+    gin_flags.parse_gin(["gr_jax/train_defaults.gin"], [
         "MODEL_DIR='m'", "TRAIN_STEPS=1", "DATA_DIR='d'", "DATASET_NAME='n'",
         "TASK_FEATURE_LENGTHS={}", "architecture_probe.max_history = %MAX_HISTORY"])
     assert probe() == layout.MAX_HISTORY

@@ -38,6 +38,32 @@ def test_hand_computed_metrics():
   assert curves["NDCG"][0] == pytest.approx(0.25)
 
 
+def test_sid_beam_metrics_ranks_t5x_beams_like_evaluate():
+  """The seqio metric of the seqrec tasks (beams in T5X order: best last, dead beams first as
+  empty strings) gives exactly the metrics `evaluate` computes from ranked catalog items."""
+  rng = np.random.default_rng(3)
+  n_items, k = 60, 20
+  sids = [f"<a_{n // 8}><b_{n % 8}>" for n in range(n_items)]
+  ranked, targets, predictions, target_sids = [], [], [], []
+  for u in range(300):
+    found = k if u % 4 else int(rng.integers(0, k))  # Some users' beams reach < k items.
+    row = list(rng.choice(n_items, found, replace=False)) + [-1] * (k - found)
+    target = int(rng.choice(row[:found])) if found and rng.random() < 0.6 else int(rng.integers(n_items))
+    ranked.append(row)
+    targets.append(target)
+    predictions.append([sids[i] if i >= 0 else "" for i in reversed(row)])
+    target_sids.append(sids[target])
+  want = evaluate.ranking_metrics(evaluate.target_ranks(ranked, targets))
+  got = evaluate.sid_beam_metrics(target_sids, predictions)
+  assert set(got) == {"HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"}
+  assert got == {key: want[key] for key in got}
+  assert 0.1 < got["HR@10"] < 1 and got["HR@1"] < got["HR@5"] < got["HR@10"]
+  # Only the top beam (T5X's default): a hit is a hit at rank 0.
+  top = evaluate.sid_beam_metrics(target_sids, [p[-1] for p in predictions])
+  hits = np.mean([p[-1] == t for p, t in zip(predictions, target_sids)])
+  assert top["HR@1"] == top["HR@10"] == top["NDCG@10"] == pytest.approx(hits)
+
+
 def _peer_topk_results(outputs, scores, targets, k):
   """LC-Rec / MiniOneRec style: per user, sort its k beams by score, mark hits 1/0."""
   results = []

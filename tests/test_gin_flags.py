@@ -7,6 +7,7 @@ import gin
 import pytest
 
 from gr_jax import gin_flags
+from gr_jax import paths
 
 
 def test_rewrite_gin_args_keeps_other_flags():
@@ -16,7 +17,7 @@ def test_rewrite_gin_args_keeps_other_flags():
 
 def test_parser_accepts_t5x_style_flags():
   parser = argparse.ArgumentParser()
-  gin_flags.add_gin_arguments(parser, "gin/tiger.gin", "--gin.TRAIN_STEPS=5")
+  gin_flags.add_gin_arguments(parser, "gin/gr_jax/tiger.gin", "--gin.TRAIN_STEPS=5")
   args = parser.parse_args(["--gin_file", "a.gin", "--gin_file", "b.gin", "--gin.X=5",
                             "--gin", "Y='z'", "--gin_search_paths", "/s"])
   assert args.gin_file == ["a.gin", "b.gin"]
@@ -44,3 +45,50 @@ def test_parse_gin_missing_file_names_it(tmp_path):
   with pytest.raises(IOError, match="nowhere.gin"):
     gin_flags.parse_gin(["nowhere.gin"], [], search_paths=[str(tmp_path)])
   gin.clear_config()
+
+
+@pytest.mark.parametrize("name", ["trialign", "macrec", "tiger"])
+def test_t5x_run_configs_point_to_gr_jax_configs(name, monkeypatch):
+  monkeypatch.chdir(paths.REPO_ROOT)
+  for given in (f"gin/{name}.gin", f"gin/t5x/{name}.gin"):  # The card's path and its old alias.
+    with pytest.raises(gin_flags.T5XConfigError) as err:
+      gin_flags.check_not_t5x([given])
+    msg = str(err.value)
+    assert f"python -m t5x.train --gin_file={given}`" in msg
+    assert f"--gin_file=gin/gr_jax/{name}.gin" in msg
+  gin_flags.check_not_t5x([f"gin/gr_jax/{name}.gin", f"demo/{name}.gin"])  # gr_jax's own: fine.
+
+
+def test_t5x_check_follows_includes_and_ignores_comments(tmp_path):
+  (tmp_path / "run.gin").write_text("include 'base.gin'\nX = 1\n")
+  (tmp_path / "base.gin").write_text("# import __main__ as train_script (comment)\nY = 2\n")
+  gin_flags.check_not_t5x(["run.gin"], search_paths=[str(tmp_path)])
+  (tmp_path / "base.gin").write_text("from __gin__ import dynamic_registration\n"
+                                     "import __main__ as train_script\n")
+  with pytest.raises(gin_flags.T5XConfigError, match="run.gin is a T5X run config"):
+    gin_flags.check_not_t5x(["run.gin"], search_paths=[str(tmp_path)])
+
+
+def test_train_main_explains_a_t5x_config(monkeypatch, capsys):
+  from gr_jax import train  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(paths.REPO_ROOT)
+  parser = argparse.ArgumentParser()
+  train.add_arguments(parser)
+  assert train.main(parser.parse_args(["--gin_file=gin/trialign.gin"])) == 2
+  assert "gin/gr_jax/trialign.gin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["trialign", "macrec", "tiger", "mixture"])
+def test_gr_jax_configs_parse(name):
+  from gr_jax import train  # pylint: disable=g-import-not-at-top
+  gin.clear_config()
+  try:
+    train.parse_gin([f"gin/gr_jax/{name}.gin"], [
+        "MODEL_DIR='/m'", "TRAIN_STEPS=3", "DATA_DIR='/d'", "DATASET_NAME='x'",
+        "MIXTURE_OR_TASK_NAME='x'", "TASK_FEATURE_LENGTHS={'inputs': 8}"])
+    if name != "mixture":
+      assert gin.query_parameter("gr_jax.train.train.method") == name
+    assert gin.query_parameter("%TRAIN_STEPS") == 3
+    assert gin.query_parameter("%BATCH_SIZE") == 256  # From gr_jax/train_defaults.gin.
+  finally:
+    gin.clear_config()

@@ -61,3 +61,22 @@ def test_every_gr_jax_flag_in_the_readme_exists():
       assert flag in known, f"README: `{command}` uses {flag}, unknown to gr-jax {words[1]}"
       checked += 1
   assert checked > 20
+
+
+def test_readme_gin_files_fit_the_trainer_they_are_given_to(monkeypatch):
+  """`python -m gr_jax.train` gets gr_jax's own configs, `python -m t5x.train` the T5X ones."""
+  import pytest  # pylint: disable=g-import-not-at-top
+  from gr_jax import gin_flags  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(REPO)
+  seen = {"gr_jax": 0, "t5x": 0}
+  for trainer in seen:
+    for command in _readme_commands(f"python -m {trainer}.train"):
+      for path in re.findall(r"--gin_file[= ](\S+)", command):
+        assert os.path.exists(os.path.join(REPO, path)), f"README: `{command}`: no {path}"
+        if trainer == "t5x":
+          with pytest.raises(gin_flags.T5XConfigError):
+            gin_flags.check_not_t5x([path])
+        else:
+          gin_flags.check_not_t5x([path])
+        seen[trainer] += 1
+  assert seen["gr_jax"] >= 2 and seen["t5x"] >= 1

@@ -1,4 +1,5 @@
-"""The T5X path: `decoding.t5x_constrained_beam_search` as a T5X decode_fn, gin/t5x files, t5x_gin hooks.
+"""The T5X path: `decoding.t5x_constrained_beam_search` as a T5X decode_fn, the T5X gin files
+(gin/{trialign,macrec,tiger}.gin and gin/t5x/), t5x_gin hooks.
 
 T5X itself is not a dependency: the decode function is checked against
 `constrained_beam_search` through T5X's calling convention (DecodingState,
@@ -31,7 +32,9 @@ import test_decoding as td  # pylint: disable=g-import-not-at-top,wrong-import-p
 import toy_seq2seq  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METHODS = ("trialign", "macrec", "tiger")
 T5X_GIN = sorted(glob.glob(os.path.join(REPO, "gin", "t5x", "*.gin")))
+CARD_GIN = [os.path.join(REPO, "gin", f"{m}.gin") for m in METHODS]  # `python -m t5x.train` files.
 EOS = td.EOS
 
 
@@ -171,7 +174,7 @@ def test_gr_jax_transformer_through_t5x_predict_protocol():
   np.testing.assert_allclose(scores[:, ::-1], want.scores, rtol=1e-4, atol=1e-4)
 
 
-# ---- gin/t5x files --------------------------------------------------------------------------
+# ---- T5X gin files ---------------------------------------------------------------------------
 _IMPORT = re.compile(r"^(?:from\s+([\w.]+)\s+)?import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$")
 _BINDING = re.compile(r"^([\w./]+)\.(\w+)\s*=")
 _BLOCK = re.compile(r"^([\w./]+):\s*$")
@@ -242,9 +245,10 @@ def gin_closure(path):
 
 def test_t5x_gin_files_exist_and_reference_existing_gr_jax_objects():
   names = {os.path.basename(p) for p in T5X_GIN}
-  assert {"trialign.gin", "macrec.gin", "tiger.gin"} <= names
-  for method in ("trialign", "macrec", "tiger"):
-    files = gin_closure(os.path.join(REPO, "gin", "t5x", f"{method}.gin"))
+  assert {"common.gin", "trialign.gin", "macrec.gin", "tiger.gin"} <= names  # + old-path aliases.
+  for method, path in [(m, p) for m in METHODS
+                       for p in (f"gin/{m}.gin", f"gin/t5x/{m}.gin")]:
+    files = gin_closure(os.path.join(REPO, path))
     checked = set()
     text = "".join(open(p, encoding="utf-8").read() for p in files)
     assert f"METHOD = '{method}'" in text and "TASK_FEATURE_LENGTHS = {" in text
@@ -270,19 +274,44 @@ _T5X_PARSE = """
 import sys, gin, t5x.train
 sys.modules["__main__"] = t5x.train  # `import __main__ as train_script` in T5X's run gin files.
 from t5x import gin_utils
-gin_utils.parse_gin_flags(["."] + t5x.train._DEFAULT_GIN_SEARCH_PATHS, [sys.argv[1]],
-                          ["MODEL_DIR='/tmp/m'", "DATA_DIR='/tmp/d'"], finalize_config=False)
-print(gin.query_parameter("%METHOD"), gin.query_parameter("gr_jax.model.T5Config.num_heads"))
+
+def query(name):
+  try:
+    return str(gin.query_parameter(name))
+  except ValueError:  # Not bound (common.gin leaves the model size to the method files).
+    return "-"
+
+for path in sys.argv[1:]:
+  gin.clear_config()
+  gin_utils.parse_gin_flags(["."] + t5x.train._DEFAULT_GIN_SEARCH_PATHS, [path],
+                            ["MODEL_DIR='/tmp/m'", "DATA_DIR='/tmp/d'"], finalize_config=False)
+  print("PARSED", path, query("%METHOD"), query("gr_jax.model.T5Config.num_heads"),
+        repr(gin.config_str()))
 """
 
 
-@pytest.mark.parametrize("name", ["trialign", "macrec", "tiger"])
-def test_gin_files_parse_with_t5x(name):
+def test_gin_files_parse_with_t5x():
+  """Every gin/t5x/* file and the card's gin/<method>.gin parse with T5X's own gin flags (one
+  process: importing T5X dominates), with the inference-eval loggers and all beams bound."""
   pytest.importorskip("t5x")
-  out = subprocess.run([sys.executable, "-c", _T5X_PARSE, f"gin/t5x/{name}.gin"], cwd=REPO,
+  files = [os.path.relpath(p, REPO) for p in CARD_GIN + T5X_GIN]
+  out = subprocess.run([sys.executable, "-c", _T5X_PARSE, *files], cwd=REPO,
                        capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
-  assert out.stdout.split()[-2:] == [name, "6"]
+  parsed = {}
+  for line in out.stdout.splitlines():
+    if line.startswith("PARSED "):
+      _, path, method, heads, config = line.split(" ", 4)
+      parsed[path] = (method, heads, eval(config))  # pylint: disable=eval-used
+  assert sorted(parsed) == sorted(files)
+  for path, (method, heads, config) in parsed.items():
+    if path != "gin/t5x/common.gin":  # common.gin leaves METHOD and the model size to them.
+      assert (method, heads) == (os.path.basename(path)[:-4], "6"), path
+    for binding in ("models.DecoderParams.return_all_decodes = True",
+                    "train_script.train.inference_evaluator_cls = @seqio.Evaluator",
+                    "@seqio.PyLoggingLogger", "@seqio.TensorBoardLogger", "@seqio.JSONLogger",
+                    "models.EncoderDecoderModel.decode_fn = @decoding.t5x_constrained_beam_search"):
+      assert binding in config, (path, binding)
 
 
 # ---- t5x_gin hooks ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPU = os.path.join(REPO, "tpu")
 SCRIPTS = ["create.sh", "setup.sh", "launch.sh", "logs.sh", "delete.sh"]
 FULL_ENV = {"TPU_NAME": "gr-test", "TPU_ZONE": "us-central2-b", "TPU_PROJECT": "proj",
-            "TPU_ACCELERATOR": "v4-32", "MODEL_DIR": "gs://bucket/run", "GIN_FILE": "gin/trialign.gin"}
+            "TPU_ACCELERATOR": "v4-32", "MODEL_DIR": "gs://bucket/run", "GIN_FILE": "gin/gr_jax/trialign.gin"}
 
 
 def _run(script, *args, env=None):
@@ -58,7 +58,7 @@ def test_launch_runs_same_train_command_on_all_workers_with_overrides():
   assert result.returncode == 0, result.stderr
   (cmd,) = _commands(result.stdout)
   assert "--worker=all" in cmd
-  assert "python -m gr_jax.train --gin_file=gin/trialign.gin" in cmd
+  assert "python -m gr_jax.train --gin_file=gin/gr_jax/trialign.gin" in cmd
   # Every worker joins the multi-host runtime (gr_jax.partitioning.maybe_initialize_distributed).
   assert "GR_JAX_DISTRIBUTED=1 nohup" in cmd
   assert 'MODEL_DIR=\\"gs://bucket/run\\"' in cmd

@@ -169,9 +169,9 @@ def test_make_optimizer_schedules():
 def test_train_parser_accepts_t5x_gin_flags():
   parser = argparse.ArgumentParser()
   train.add_arguments(parser)
-  args = parser.parse_args(["--gin_file", "gin/tiger.gin", "--gin.TRAIN_STEPS=5",
+  args = parser.parse_args(["--gin_file", "gin/gr_jax/tiger.gin", "--gin.TRAIN_STEPS=5",
                             "--gin.MODEL_DIR='/tmp/x'", "--gin", "SEED=3"])
-  assert args.gin_file == ["gin/tiger.gin"]
+  assert args.gin_file == ["gin/gr_jax/tiger.gin"]
   assert args.gin_bindings == ["TRAIN_STEPS=5", "MODEL_DIR='/tmp/x'", "SEED=3"]
 
 

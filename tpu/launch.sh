@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Launches the same training command on every worker (multi-host SPMD).
-# Env: TPU_NAME TPU_ZONE TPU_PROJECT MODEL_DIR (gs://bucket/path) GIN_FILE (e.g. gin/trialign.gin)
+# Env: TPU_NAME TPU_ZONE TPU_PROJECT MODEL_DIR (gs://bucket/path) GIN_FILE (e.g. gin/gr_jax/trialign.gin)
 #      [REMOTE_DIR=gr_jax] [LOG_FILE=train.log]
 # Extra arguments are passed to gr_jax.train, e.g. --gin.TRAIN_STEPS=200000
 set -euo pipefail

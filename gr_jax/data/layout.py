@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 # Defaults read by argparse/dataclasses and by gin: gin_flags registers the gin constant
-# `gr_jax.DEFAULT_MAX_HISTORY`, which gin/train_defaults.gin's MAX_HISTORY macro reads.
+# `gr_jax.DEFAULT_MAX_HISTORY`, which gin/gr_jax/train_defaults.gin's MAX_HISTORY macro reads.
 MAX_HISTORY = 20  # History items kept per example (most recent last).
 
 # prepare

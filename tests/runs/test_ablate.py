@@ -35,7 +35,7 @@ def test_task_study_adds_groups_incrementally_and_shares_the_full_run(tmp_path):
   for v, (label, group) in zip(plan.variants[1:], ablate.TASK_GROUPS):
     kept += list(group)
     train = next(s for s in plan.stages if s.name == f"train:{v['name']}")
-    # DROP_TASKS (train_defaults.gin) leaves the demo's other register_kwargs (MAX_HISTORY,
+    # DROP_TASKS (gr_jax/train_defaults.gin) leaves the demo's other register_kwargs (MAX_HISTORY,
     # TASK_RATES) as the reference run has them.
     binding = next(a for a in train.argv if a.startswith("--gin.DROP_TASKS="))
     dropped = eval(binding.split("=", 1)[1])  # pylint: disable=eval-used
