@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -26,6 +27,21 @@ class BadInputError(ValueError):
     super().__init__(f"{where}: {why}")
 
 
+class StageError(RuntimeError):
+  """A failure the user must act on (bad state, unreachable server); the CLI prints one line."""
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _file_mode() -> int:
+  """0o666 less the process umask: the mode `open()` would give a new file (0644 usually)."""
+  with _UMASK_LOCK:
+    umask = os.umask(0o022)
+    os.umask(umask)
+  return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs):
   """Opens a temp file beside `path`; renames it over `path` only on success."""
@@ -35,6 +51,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs):
   fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
                              suffix=".tmp", dir=directory)
   try:
+    os.fchmod(fd, _file_mode())  # mkstemp makes 0600; renamed files get open()'s mode.
     with os.fdopen(fd, mode, **kwargs) as f:
       yield f
       f.flush()
