@@ -102,6 +102,8 @@ def append_jsonl(path, record: dict) -> None:
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
   """Opens a text file, transparently gunzipping `.gz`; strict UTF-8."""
   path = os.fspath(path)
+  if os.path.isdir(path):
+    raise BadInputError(path, None, None, "is a directory, expected a file")
   if path.endswith(".gz"):
     return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
   return open(path, "r", encoding="utf-8", errors="strict")

@@ -289,6 +289,7 @@ def _summary(name: str, part: dict | None) -> str:
 
 def main(args: argparse.Namespace) -> int:
   """Entry point of `gr-jax enrich`."""
+  schema.require_prepared(args.data)
   cfg = config_from_args(args)
   try:
     report = run_enrich(args.data, cfg)

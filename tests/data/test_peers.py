@@ -88,9 +88,15 @@ def test_lcrec_tiny_item_json_and_unknown_item_policy(tmp_path):
   (tmp_path / "D.inter.json").write_text(json.dumps({"7": [1, 2, 3], "8": [2, 1, 3]}))
   (tmp_path / "D.item.json").write_text(
       json.dumps({"1": {"title": "A &amp; B", "categories": "X, Y"}, "2": {"title": ""}}))
-  seqs, items, _ = peers.load_lcrec(str(tmp_path), "D")
-  assert seqs == {"7": ["1", "2", "3"], "8": ["2", "1", "3"]}
+  # Item 3 has no item record: the loader names the file and line where it is used.
+  with pytest.raises(io_utils.BadInputError, match=r"unknown item id '3' \(not in D.item.json\)") as e:
+    peers.load_lcrec(str(tmp_path), "D")
+  assert e.value.path.endswith("D.inter.json") and e.value.line == 1
+  skip = preprocess.BadLines("skip")
+  kept, items, _ = peers.load_lcrec(str(tmp_path), "D", skip)
+  assert kept == {"7": ["1", "2"], "8": ["2", "1"]} and skip.to_stats()["bad_lines_skipped"] == 1
   assert items["1"].title == "A & B" and items["1"].categories == ["X", "Y"]
+  seqs = {"7": ["1", "2", "3"], "8": ["2", "1", "3"]}
   with pytest.raises(io_utils.BadInputError, match="no item record") as e:
     preprocess.placeholder_titles(seqs, items, "D", preprocess.BadLines())
   assert e.value.field == "item_id" and "'3'" in str(e.value)
