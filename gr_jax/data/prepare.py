@@ -251,14 +251,7 @@ def main(args) -> int:
   """Entry point of `gr-jax prepare`."""
   if args.source != "synthetic" and not args.raw_dir:
     raise SystemExit(f"--raw_dir is required for --source {args.source}")
-  try:
-    stats = prepare(args)
-  except io_utils.BadInputError as e:
-    print(f"gr-jax prepare: bad input: {e}", file=sys.stderr)
-    return 2
-  except FileNotFoundError as e:
-    print(f"gr-jax prepare: {e}", file=sys.stderr)
-    return 2
+  stats = prepare(args)  # Bad input: one line + exit 2 by cli.guarded (--debug: traceback).
   shown = {k: stats[k] for k in ("users", "items", "interactions", "avg_length", "median_length",
                                  "sparsity", "train_examples", "valid_examples", "test_examples")}
   print(("(already prepared) " if stats.get("skipped") else "") +

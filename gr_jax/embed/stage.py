@@ -90,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
   try:
     report = run(args.data, config_from_args(args), progress=True)
   except (io_utils.BadInputError, FileNotFoundError, ValueError, ImportError) as e:
+    if getattr(args, "debug", False):
+      raise
     print(f"gr-jax embed: error: {e}", file=sys.stderr)
     return 1
   for mod in ("text", "image", "fused"):

@@ -294,6 +294,8 @@ def main(args: argparse.Namespace) -> int:
   try:
     report = run_enrich(args.data, cfg)
   except io_utils.StageError as e:  # FatalBackendError, too many failed items.
+    if getattr(args, "debug", False):
+      raise
     print(f"gr-jax enrich: {e}", file=sys.stderr)
     return 2
   print(_summary("captions", report["captions"]))

@@ -124,6 +124,8 @@ def main(args) -> int:
   try:
     report = tokenize(args.data, cfg, args.out_dir, progress=not args.no_progress)
   except (io_utils.BadInputError, FileNotFoundError, FloatingPointError) as e:
+    if getattr(args, "debug", False):
+      raise
     print(f"gr-jax tokenize: {e}", file=sys.stderr)
     return 1
   for m, r in report["modalities"].items():
