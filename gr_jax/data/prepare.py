@@ -256,4 +256,8 @@ def main(args) -> int:
                                  "sparsity", "train_examples", "valid_examples", "test_examples")}
   print(("(already prepared) " if stats.get("skipped") else "") +
         f"{args.out}: " + json.dumps(shown))
+  if stats.get("bad_lines_skipped"):
+    print(f"skipped {stats['bad_lines_skipped']} bad lines (--on-bad-line skip): "
+          f"{json.dumps(stats.get('bad_lines_per_file', {}))}; examples in stats.json",
+          file=sys.stderr)
   return 0

@@ -104,6 +104,7 @@ def test_bad_lines_error_or_skip_end_to_end(tmp_path, capsys):
   assert "reviews_Beauty_5.json.gz:4" in err and "not JSON" in err
   assert not os.path.exists(tmp_path / "out" / "prepare_done.json")
   assert cli.main(argv + ["--on_bad_line", "skip"]) == 0
+  assert "skipped 2 bad lines" in capsys.readouterr().err
   _, _, stats = assert_dataset_invariants(str(tmp_path / "out"))
   assert stats["bad_lines_skipped"] == 2 and stats["users"] == 8
   assert any("not valid UTF-8" in e for e in stats["bad_line_examples"])
