@@ -178,6 +178,8 @@ def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
           "caption_noise": float(cfg.caption_noise), "noise_seed": int(cfg.noise_seed)}
   if not 0.0 <= view["caption_noise"] <= 1.0:
     raise ValueError(f"--caption_noise must be in [0, 1], got {cfg.caption_noise}")
+  if not 0.0 <= cfg.max_failed <= 1.0:
+    raise ValueError(f"--max_failed must be in [0, 1], got {cfg.max_failed}")
   report_path = enrich.enrich_path(data_dir, enrich.REPORT)
   if os.path.exists(report_path):
     os.remove(report_path)  # The done-marker: only a run that finishes writes it again.
