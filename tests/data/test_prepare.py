@@ -215,7 +215,7 @@ def test_failed_sid_import_leaves_nothing_and_enrich_refuses_the_dir(tmp_path, c
   # Later stages refuse a dir without a valid marker, in one line.
   (out / "prepare_done.json").unlink()
   capsys.readouterr()
-  assert cli.main(["enrich", "--data", str(out), "--no-progress"]) == 2
+  assert cli.main(["enrich", "--data", str(out), "--no_progress"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "not a finished `gr-jax prepare` output" in err[0]
   assert not (out / "enrich").exists()

@@ -326,7 +326,7 @@ def test_dead_server_ends_enrich_in_seconds_with_one_line_and_no_report(dataset,
   from gr_jax import cli  # pylint: disable=g-import-not-at-top
   t0 = time.monotonic()
   code = cli.main(["enrich", "--data", dataset, "--backend", "http", "--model", "m",
-                   "--base-url", url, "--api-key-env", "GR_JAX_TEST_KEY", "--no-progress"])
+                   "--base_url", url, "--api_key_env", "GR_JAX_TEST_KEY", "--no_progress"])
   err = capsys.readouterr().err.strip().splitlines()
   assert code == 2 and time.monotonic() - t0 < 10
   assert len(err) == 1 and url in err[0] and "connection refused" in err[0]
