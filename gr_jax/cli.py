@@ -11,10 +11,8 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Callable
 
 from gr_jax import flags
-from gr_jax import io_utils
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -38,39 +36,6 @@ SUBCOMMANDS = {
 }
 
 
-# Failures a user fixes from the message alone: one line on stderr and exit 2 (--debug: traceback).
-KNOWN_FAILURES = (io_utils.BadInputError, io_utils.StageError, FileNotFoundError,
-                  IsADirectoryError, NotADirectoryError, PermissionError)
-EXIT_BAD_INPUT = 2
-
-
-def add_debug_flag(parser: argparse.ArgumentParser, default=False) -> None:
-  """`--debug`: show the full traceback instead of the one-line error."""
-  parser.add_argument("--debug", action="store_true", default=default,
-                      help="on a failure, show the full Python traceback instead of one line")
-
-
-def one_line(error: BaseException) -> str:
-  """A known failure as one line (OS errors as 'why: path')."""
-  if isinstance(error, OSError) and error.filename is not None and error.strerror:
-    text = f"{error.strerror}: {error.filename}"
-  else:
-    text = str(error) or type(error).__name__
-  text = text.split("\n  In call to configurable")[0]  # gin's note on where it was raised.
-  return " ".join(text.split())
-
-
-def guarded(prog: str, fn: Callable[[], int], debug: bool = False) -> int:
-  """Runs `fn`; a known failure prints `prog: <one line>` and returns 2 (re-raised with debug)."""
-  try:
-    return int(fn() or 0)
-  except KNOWN_FAILURES as e:
-    if debug:
-      raise
-    print(f"{prog}: {one_line(e)} (--debug shows the traceback)", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def _requested(argv: list[str] | None) -> str | None:
   """The subcommand named on the command line (the first non-option word), if any."""
   for word in (sys.argv[1:] if argv is None else argv):
@@ -90,7 +55,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
       description="gr_jax: JAX/Flax generative recommendation (TriAlignGR, MACRec, TIGER).\n"
       "Pipeline: prepare -> enrich -> embed -> tokenize -> train -> evaluate.",
       formatter_class=argparse.RawDescriptionHelpFormatter)
-  add_debug_flag(parser)
+  flags.add_debug_flag(parser)
   sub = parser.add_subparsers(dest="command", metavar="COMMAND")
   for name, (module_name, help_text) in SUBCOMMANDS.items():
     p = sub.add_parser(name, help=help_text, description=help_text,
@@ -100,7 +65,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     module = importlib.import_module(module_name)
     module.add_arguments(p)
     if not any("--debug" in a.option_strings for a in p._actions):  # pylint: disable=protected-access
-      add_debug_flag(p, default=argparse.SUPPRESS)  # Also after the subcommand; keeps the top one.
+      flags.add_debug_flag(p, default=argparse.SUPPRESS)  # Also after the subcommand; keeps the top one.
     flags.add_dashed_aliases(p)
     p.set_defaults(_module=module)
   return parser
@@ -115,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
   if not getattr(args, "command", None):
     parser.print_help()
     return 2
-  return guarded(f"gr-jax {args.command}", lambda: args._module.main(args), args.debug)
+  return flags.guarded(f"gr-jax {args.command}", lambda: args._module.main(args), args.debug)
 
 
 if __name__ == "__main__":

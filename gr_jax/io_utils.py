@@ -147,11 +147,24 @@ def read_jsonl(path, parse: Callable[[str], Any] = json.loads,
       raise err from e
 
 
-def read_json(path: str | os.PathLike) -> Any:
-  """The JSON document in `path` (`.gz` gunzipped); bad JSON or UTF-8 raises BadInputError."""
+def read_json(path: str | os.PathLike, duplicates: list | None = None) -> Any:
+  """The JSON document in `path` (`.gz` gunzipped); bad JSON or UTF-8 raises BadInputError.
+
+  With a `duplicates` list, an object key seen twice keeps its first value and is appended
+  to the list (plain `json.load` keeps the last one silently).
+  """
+  def first_wins(pairs):
+    out = {}
+    for k, v in pairs:
+      if k in out:
+        duplicates.append(k)
+      else:
+        out[k] = v
+    return out
+
   try:
     with open_text(path) as f:
-      return json.load(f)
+      return json.load(f, object_pairs_hook=first_wins if duplicates is not None else None)
   except ValueError as e:  # JSONDecodeError (with a line) or UnicodeDecodeError.
     raise BadInputError(os.fspath(path), getattr(e, "lineno", None), None,
                         f"not valid JSON or not UTF-8 ({e})") from e

@@ -607,7 +607,7 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
 
 
 def main(args) -> int:
-  """Runs `train()` as configured by gin flags (failures: one line + exit 2 via cli.guarded)."""
+  """Runs `train()` as configured by gin flags (failures: one line + exit 2 via flags.guarded)."""
   partitioning.maybe_initialize_distributed()
   parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
   import gr_jax_tasks  # pylint: disable=g-import-not-at-top
@@ -623,12 +623,11 @@ def main(args) -> int:
 def _cli() -> int:
   parser = argparse.ArgumentParser(prog="python -m gr_jax.train", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  from gr_jax import cli  # pylint: disable=g-import-not-at-top
   add_arguments(parser)
-  cli.add_debug_flag(parser)
+  flags.add_debug_flag(parser)
   flags.add_dashed_aliases(parser)
   args = parser.parse_args()
-  return cli.guarded("gr-jax train", lambda: main(args), args.debug)
+  return flags.guarded("gr-jax train", lambda: main(args), args.debug)
 
 
 if __name__ == "__main__":

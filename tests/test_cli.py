@@ -11,7 +11,6 @@ import gin
 import pytest
 
 from gr_jax import cli
-from gr_jax import io_utils
 from gr_jax_tasks import testing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,26 +58,6 @@ def test_dashed_alias_parses_like_the_flag():
 def test_no_command_prints_help(capsys):
   assert cli.main([]) == 2
   assert "prepare -> enrich -> embed" in capsys.readouterr().out
-
-
-def test_guarded_turns_known_failures_into_one_line_and_exit_2(capsys):
-  def fail(error):
-    def fn():
-      raise error
-    return fn
-
-  for error, text in ((io_utils.BadInputError("/d/x.jsonl", 3, "title", "missing field"),
-                       "/d/x.jsonl:3 field 'title': missing field"),
-                      (io_utils.StageError("server down\nsecond line"), "server down second line"),
-                      (IsADirectoryError(21, "Is a directory", "/d/raw"), "Is a directory: /d/raw")):
-    assert cli.guarded("gr-jax x", fail(error)) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith(f"gr-jax x: {text}")
-    with pytest.raises(type(error)):
-      cli.guarded("gr-jax x", fail(error), debug=True)
-  with pytest.raises(KeyError):  # A bug is not a known failure: it keeps its traceback.
-    cli.guarded("gr-jax x", fail(KeyError("bug")))
-  assert cli.guarded("gr-jax x", lambda: 0) == 0
 
 
 def test_train_with_a_truncated_sids_json_is_one_line(tmp_path, capsys):

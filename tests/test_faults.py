@@ -49,7 +49,7 @@ PROBES = {
     "python -m gr_jax.train on an unprepared dir":
         "test_cli.py::test_python_m_train_refuses_an_unprepared_dir_in_one_line",
     "known failures one line + exit 2, --debug keeps the traceback":
-        "test_cli.py::test_guarded_turns_known_failures_into_one_line_and_exit_2",
+        "test_flags.py::test_guarded_turns_known_failures_into_one_line_and_exit_2",
     "NaN written into fused.npy called up to date by embed":
         "embed/test_stage.py::test_nan_written_into_an_up_to_date_file_is_recomputed",
     "recommend -k 0 ValueError; empty history after a 9 s TensorFlow import":

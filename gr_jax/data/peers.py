@@ -60,22 +60,7 @@ def _load_json(path: str, bad: Optional[preprocess.BadLines] = None):
   """A JSON document; a duplicate key is bad input (first kept under skip), not last-wins."""
   require_file(path)
   duplicates: list[str] = []
-
-  def unique(pairs):
-    out = {}
-    for k, v in pairs:
-      if k in out:
-        duplicates.append(k)
-      else:
-        out[k] = v
-    return out
-
-  try:
-    with io_utils.open_text(path) as f:
-      doc = json.load(f, object_pairs_hook=unique)
-  except ValueError as e:  # JSONDecodeError (with a line) or UnicodeDecodeError.
-    line = getattr(e, "lineno", None)
-    raise io_utils.BadInputError(path, line, None, f"malformed JSON or not UTF-8 ({e})") from e
+  doc = io_utils.read_json(path, duplicates)
   bad = bad or preprocess.BadLines()
   for k in duplicates:
     bad.handle(io_utils.BadInputError(path, _key_line(path, k, 2), k,

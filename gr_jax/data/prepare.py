@@ -251,7 +251,7 @@ def main(args) -> int:
   """Entry point of `gr-jax prepare`."""
   if args.source != "synthetic" and not args.raw_dir:
     raise SystemExit(f"--raw_dir is required for --source {args.source}")
-  stats = prepare(args)  # Bad input: one line + exit 2 by cli.guarded (--debug: traceback).
+  stats = prepare(args)  # Bad input: one line + exit 2 by flags.guarded (--debug: traceback).
   shown = {k: stats[k] for k in ("users", "items", "interactions", "avg_length", "median_length",
                                  "sparsity", "train_examples", "valid_examples", "test_examples")}
   print(("(already prepared) " if stats.get("skipped") else "") +
