@@ -57,6 +57,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
       description="gr_jax: JAX/Flax generative recommendation (TriAlignGR, MACRec, TIGER).\n"
       "Pipeline: prepare -> enrich -> embed -> tokenize -> train -> evaluate.",
       formatter_class=argparse.RawDescriptionHelpFormatter)
+  flags.add_debug_flag(parser)
   sub = parser.add_subparsers(dest="command", metavar="COMMAND")
   for name, (module_name, help_text) in SUBCOMMANDS.items():
     p = sub.add_parser(name, help=help_text, description=help_text,
@@ -65,6 +66,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
       continue
     module = importlib.import_module(module_name)
     module.add_arguments(p)
+    if not any("--debug" in a.option_strings for a in p._actions):  # pylint: disable=protected-access
+      flags.add_debug_flag(p, default=argparse.SUPPRESS)  # Also after the subcommand; keeps the top one.
     flags.add_dashed_aliases(p)
     p.set_defaults(_module=module)
   return parser
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
   if not getattr(args, "command", None):
     parser.print_help()
     return 2
-  return int(args._module.main(args) or 0)
+  return flags.guarded(f"gr-jax {args.command}", lambda: args._module.main(args), args.debug)
 
 
 if __name__ == "__main__":

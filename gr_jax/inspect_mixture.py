@@ -174,6 +174,8 @@ def main(args: argparse.Namespace) -> int:
     importlib.import_module(module)
   name = args.mixture
   if args.data:
+    from gr_jax.data import schema  # pylint: disable=g-import-not-at-top
+    schema.require_prepared(args.data)
     dataset = args.name or re.sub(r"\W", "_", os.path.basename(os.path.normpath(args.data)))
     registered = gr_jax_tasks.register_dataset(dataset, args.data, method=args.method)
     name = name or registered

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -26,6 +27,21 @@ class BadInputError(ValueError):
     super().__init__(f"{where}: {why}")
 
 
+class StageError(RuntimeError):
+  """A failure the user must act on (bad state, unreachable server); the CLI prints one line."""
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _file_mode() -> int:
+  """0o666 less the process umask: the mode `open()` would give a new file (0644 usually)."""
+  with _UMASK_LOCK:
+    umask = os.umask(0o022)
+    os.umask(umask)
+  return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs):
   """Opens a temp file beside `path`; renames it over `path` only on success."""
@@ -35,6 +51,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs):
   fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
                              suffix=".tmp", dir=directory)
   try:
+    os.fchmod(fd, _file_mode())  # mkstemp makes 0600; renamed files get open()'s mode.
     with os.fdopen(fd, mode, **kwargs) as f:
       yield f
       f.flush()
@@ -85,6 +102,8 @@ def append_jsonl(path, record: dict) -> None:
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
   """Opens a text file, transparently gunzipping `.gz`; strict UTF-8."""
   path = os.fspath(path)
+  if os.path.isdir(path):
+    raise BadInputError(path, None, None, "is a directory, expected a file")
   if path.endswith(".gz"):
     return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
   return open(path, "r", encoding="utf-8", errors="strict")
@@ -128,11 +147,24 @@ def read_jsonl(path, parse: Callable[[str], Any] = json.loads,
       raise err from e
 
 
-def read_json(path: str | os.PathLike) -> Any:
-  """The JSON document in `path` (`.gz` gunzipped); bad JSON or UTF-8 raises BadInputError."""
+def read_json(path: str | os.PathLike, duplicates: list | None = None) -> Any:
+  """The JSON document in `path` (`.gz` gunzipped); bad JSON or UTF-8 raises BadInputError.
+
+  With a `duplicates` list, an object key seen twice keeps its first value and is appended
+  to the list (plain `json.load` keeps the last one silently).
+  """
+  def first_wins(pairs):
+    out = {}
+    for k, v in pairs:
+      if k in out:
+        duplicates.append(k)
+      else:
+        out[k] = v
+    return out
+
   try:
     with open_text(path) as f:
-      return json.load(f)
+      return json.load(f, object_pairs_hook=first_wins if duplicates is not None else None)
   except ValueError as e:  # JSONDecodeError (with a line) or UnicodeDecodeError.
     raise BadInputError(os.fspath(path), getattr(e, "lineno", None), None,
                         f"not valid JSON or not UTF-8 ({e})") from e

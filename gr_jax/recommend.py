@@ -15,10 +15,11 @@ import numpy as np
 import tqdm
 
 from gr_jax import decoding
-from gr_jax import text_vocab as vocab_lib
 from gr_jax.data import layout
 from gr_jax.data import schema
 from gr_jax.data import sids
+# gr_jax.text_vocab (seqio, TensorFlow: seconds to import) is imported where it is used, so
+# `gr-jax recommend` rejects a bad command line before paying for it.
 
 
 
@@ -115,8 +116,9 @@ class Recommender:
   def __init__(self, model, params, run_info: dict, beam_size: int = 20, top_k: int = 10,
                batch_size: int = 32, ensemble_method: str = "mean", normalize: str = "softmax",
                progress: bool = True):
-    if top_k > beam_size:
-      raise ValueError(f"top_k={top_k} exceeds beam_size={beam_size}")
+    if top_k < 1 or top_k > beam_size:
+      raise ValueError(f"top_k={top_k} must be in [1, beam_size={beam_size}]")
+    from gr_jax import text_vocab as vocab_lib  # pylint: disable=g-import-not-at-top
     self.model, self.params, self.run_info = model, params, run_info
     self.beam_size, self.top_k, self.batch_size = beam_size, top_k, batch_size
     self.ensemble_method, self.normalize, self.progress = ensemble_method, normalize, progress
@@ -240,6 +242,10 @@ def main(args) -> int:
     print("gr-jax recommend: --history is empty", file=sys.stderr)
     return 2
   beam = args.beam_size or max(20, args.top_k)
+  if args.top_k < 1 or args.top_k > beam:
+    print(f"gr-jax recommend: -k/--top_k must be between 1 and the beam size ({beam}), "
+          f"got {args.top_k}", file=sys.stderr)
+    return 2
   try:
     rec = Recommender.from_model_dir(args.model_dir, beam_size=beam, top_k=args.top_k, batch_size=1,
                                      ensemble_method=args.ensemble, progress=False)

@@ -48,14 +48,16 @@ TENSORBOARD_DIR = "tensorboard"
 _configurable = (lambda fn: fn) if __name__ == "__main__" else gin.configurable(module="gr_jax.train")
 
 
-class NonFiniteLossError(RuntimeError):
-  """The training loss became NaN or Inf; training stopped before saving that state."""
+class NonFiniteLossError(io_utils.StageError):
+  """The loss or the state became NaN/Inf; training stopped and nothing non-finite was saved."""
 
-  def __init__(self, step: int, value: float, checkpoint_dir: str, last_good: Optional[int]):
-    self.step, self.value = step, value
-    kept = f"the last good checkpoint is step {last_good} in {checkpoint_dir}" if last_good \
+  def __init__(self, step: int, value: float, checkpoint_dir: str, last_good: Optional[int],
+               what: str = "training loss"):
+    self.step, self.value, self.last_good = step, value, last_good
+    kept = f"the last finite checkpoint is step {last_good} in {checkpoint_dir}" if last_good \
         is not None else "no checkpoint was written"
-    super().__init__(f"training loss is {value} at step {step}; stopped ({kept}). "
+    state = f"is {value}" if what == "training loss" else "has NaN/Inf values"
+    super().__init__(f"{what} {state} at step {step}; stopped ({kept}). "
                      "Lower the learning rate, enable clipping or check the data.")
 
 
@@ -141,6 +143,8 @@ def _resolve_data(mixture_or_task_name, data_dir, dataset_name, method, tokenize
   info = {"data_dir": None, "dataset_name": None, "method": method, "tokenizer_run": tokenizer_run}
   if data_dir:
     import gr_jax_tasks  # pylint: disable=g-import-not-at-top
+    from gr_jax.data import schema  # pylint: disable=g-import-not-at-top
+    schema.require_prepared(data_dir)
     data_dir = os.path.abspath(data_dir)
     dataset_name = dataset_name or os.path.basename(data_dir.rstrip("/"))
     tokenizer_run = tokenizer_run or method
@@ -252,24 +256,83 @@ def _checkpoint_manager(ckpt_dir: str, keep_checkpoints: int) -> ocp.CheckpointM
       max_to_keep=keep_checkpoints, create=True, enable_async_checkpointing=True))
 
 
+REJECTED_DIR = "checkpoints_rejected"  # MODEL_DIR/<this>/<step>: checkpoints never resumed.
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+  """True when every float leaf of `tree` is finite (one fused reduction on device)."""
+  leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+def tree_is_finite(tree) -> bool:
+  """Whether a params / TrainState tree holds no NaN or Inf."""
+  return bool(jax.device_get(_all_finite(tree)))
+
+
+def _reject_checkpoint(manager: ocp.CheckpointManager, step: int, why: str) -> None:
+  """Moves checkpoint `step` aside (MODEL_DIR/checkpoints_rejected/<step>) so it is never resumed."""
+  ckpt_dir = str(manager.directory)
+  src = os.path.join(ckpt_dir, str(step))
+  dst = os.path.join(os.path.dirname(ckpt_dir.rstrip("/")), REJECTED_DIR, str(step))
+  logging.warning("checkpoint step %d in %s is unusable (%s); moved to %s, falling back to the "
+                  "previous step", step, ckpt_dir, why, dst)
+  if jax.process_index() == 0 and os.path.isdir(src):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    base, n = dst, 1
+    while os.path.exists(dst):
+      dst, n = f"{base}.{n}", n + 1
+    os.replace(src, dst)
+  if jax.process_count() > 1:  # Every host sees the move before it re-lists the steps.
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(f"reject_checkpoint_{step}")
+  manager.reload()
+
+
+def _restore_latest_good(manager: ocp.CheckpointManager, restore_fn):
+  """(step, restore_fn(step)) of the newest checkpoint that restores and is finite, else (None, None).
+
+  `restore_fn(step)` returns a pytree. Corrupt (truncated, unreadable) or non-finite
+  checkpoints are moved aside with a warning.
+  """
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      restored = restore_fn(step)
+    except Exception as e:  # pylint: disable=broad-except  # orbax/tensorstore raise many kinds.
+      _reject_checkpoint(manager, step, f"{type(e).__name__}: {str(e)[:200]}")
+      continue
+    if not tree_is_finite(restored):
+      _reject_checkpoint(manager, step, "non-finite values")
+      continue
+    return step, restored
+  return None, None
+
+
 def _restore(manager: ocp.CheckpointManager, abstract: TrainState, state_sh,
              partitioner: partitioning.Partitioner, fresh: Callable[[], TrainState]):
-  """(state, step): the latest checkpoint restored into `state_sh`, else `fresh()` at step 0."""
-  start = manager.latest_step()
-  if start is None:
-    return fresh(), None
+  """(state, step): the newest good checkpoint restored into `state_sh`, else `fresh()` at step 0."""
   target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
                         abstract, state_sh)
-  restored = manager.restore(start, args=ocp.args.Composite(
-      params=ocp.args.StandardRestore(target.params),
-      opt_state=ocp.args.StandardRestore(target.opt_state)))
+  start, restored = _restore_latest_good(manager, lambda at: dict(manager.restore(
+      at, args=ocp.args.Composite(params=ocp.args.StandardRestore(target.params),
+                                  opt_state=ocp.args.StandardRestore(target.opt_state))).items()))
+  if start is None:
+    return fresh(), None
   state = TrainState(step=partitioner.shard_full(np.asarray(start, np.int32)),
-                     params=restored.params, opt_state=restored.opt_state)
+                     params=restored["params"], opt_state=restored["opt_state"])
   logging.info("resumed from %s step %d", manager.directory, start)
   return state, start
 
 
 def _save(manager: ocp.CheckpointManager, step: int, state: TrainState) -> None:
+  """Saves `state` unless it holds NaN/Inf (the loss checked at this step is of the params
+  *before* this update, so only the state itself tells)."""
+  if not tree_is_finite(state):
+    manager.wait_until_finished()
+    raise NonFiniteLossError(step, float("nan"), str(manager.directory), manager.latest_step(),
+                             what="training state (params or optimizer)")
   manager.save(step, args=ocp.args.Composite(
       params=ocp.args.StandardSave(state.params),
       opt_state=ocp.args.StandardSave(state.opt_state)))
@@ -453,6 +516,10 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
         if summary["valid"]:
           writer.write_scalars(step, summary["valid"])
         t_log = time.time()  # Keep eval time out of steps/s.
+  except Exception as e:
+    run_info.update(status="failed", error=f"{type(e).__name__}: {e}")
+    _write_run_info(model_dir, run_info)
+    raise
   finally:
     pbar.close()
     writer.flush()
@@ -490,17 +557,40 @@ def load_trained(model_dir: str, step: Optional[int] = None):
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device), abstract)
   ckpt_dir = os.path.join(os.path.abspath(model_dir), layout.CHECKPOINT_DIR)
+  if not os.path.isdir(ckpt_dir):
+    raise FileNotFoundError(f"{ckpt_dir}: no checkpoint")
   manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(create=False))
   try:
-    step = manager.latest_step() if step is None else step
-    if step is None:
-      raise FileNotFoundError(f"{ckpt_dir}: no checkpoint")
-    restored = manager.restore(step, args=ocp.args.Composite(
-        params=ocp.args.StandardRestore(target)))
+    params, step = _restore_params(manager, ckpt_dir, step, lambda at: manager.restore(
+        at, args=ocp.args.Composite(params=ocp.args.StandardRestore(target))).params)
   finally:
     manager.close()
+  if not tree_is_finite(params):
+    raise io_utils.StageError(
+        f"{ckpt_dir}: the parameters of step {step} contain NaN/Inf; refusing to serve them "
+        "(retrain: gr-jax train resumes from the last finite checkpoint)")
   info["restored_step"] = int(step)
-  return model, restored.params, info
+  return model, params, info
+
+
+def _restore_params(manager, ckpt_dir: str, step: Optional[int], restore_fn):
+  """(params, step): `step`, or the newest checkpoint that restores (corrupt ones are skipped)."""
+  if step is not None:
+    try:
+      return restore_fn(step), step
+    except Exception as e:  # pylint: disable=broad-except
+      raise io_utils.StageError(f"{ckpt_dir}: checkpoint step {step} cannot be read "
+                                f"({type(e).__name__}: {str(e)[:200]})") from e
+  steps = sorted(manager.all_steps(), reverse=True)
+  if not steps:
+    raise FileNotFoundError(f"{ckpt_dir}: no checkpoint")
+  for at in steps:
+    try:
+      return restore_fn(at), at
+    except Exception as e:  # pylint: disable=broad-except  # orbax/tensorstore raise many kinds.
+      logging.warning("checkpoint step %d in %s cannot be read (%s: %s); trying the previous one",
+                      at, ckpt_dir, type(e).__name__, str(e)[:200])
+  raise io_utils.StageError(f"{ckpt_dir}: none of the checkpoints {steps} can be read")
 
 
 # ---- command line -----------------------------------------------------------------------------
@@ -517,7 +607,7 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
 
 
 def main(args) -> int:
-  """Runs `train()` as configured by gin flags; 1 on a non-finite loss."""
+  """Runs `train()` as configured by gin flags (failures: one line + exit 2 via flags.guarded)."""
   partitioning.maybe_initialize_distributed()
   try:
     parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
@@ -526,11 +616,7 @@ def main(args) -> int:
     return 2
   import gr_jax_tasks  # pylint: disable=g-import-not-at-top
   gr_jax_tasks.register_configured(raise_errors=False)
-  try:
-    summary = train()
-  except NonFiniteLossError as e:
-    print(f"gr-jax train: {e}", file=sys.stderr)
-    return 1
+  summary = train()
   out = {k: v for k, v in summary.items() if k != "valid"}
   if jax.process_count() > 1:  # Every process reports (multi-host logs are per host).
     out.update(process_index=jax.process_index(), process_count=jax.process_count())
@@ -542,8 +628,10 @@ def _cli() -> int:
   parser = argparse.ArgumentParser(prog="python -m gr_jax.train", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   add_arguments(parser)
+  flags.add_debug_flag(parser)
   flags.add_dashed_aliases(parser)
-  return main(parser.parse_args())
+  args = parser.parse_args()
+  return flags.guarded("gr-jax train", lambda: main(args), args.debug)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Optional, Sequence
 
@@ -109,4 +110,11 @@ def make_dataset(data_dir: str, n_users: int = 12, n_shared_items: int = 16,
       {"item_id": it.item_id, "interests": [f"{it.categories[1]} work", "home science"],
        "status": "ok", "backend": "fixture"} for it in items[:interest_items]])
   write_all_sids(data_dir, [it.item_id for it in items])
+  mark_prepared(data_dir)
   return sequences
+
+
+def mark_prepared(data_dir: str) -> None:
+  """Writes the `gr-jax prepare` done-marker that later stages require (for fixture dirs)."""
+  io_utils.atomic_write_json(os.path.join(data_dir, layout.PREPARE_DONE),
+                             {"arguments": {"source": "test fixture"}})

@@ -32,3 +32,16 @@ def test_read_json_or_empty_is_lenient(tmp_path):
   assert io_utils.read_json_or_empty(tmp_path / "list.json") == {}
   (tmp_path / "ok.json").write_text('{"done": true}', encoding="utf-8")
   assert io_utils.read_json_or_empty(tmp_path / "ok.json") == {"done": True}
+
+
+def test_atomic_writes_get_the_mode_open_would_give_not_0600(tmp_path):
+  # mkstemp creates 0600 files; a dataset written by gr_jax must be readable like any other.
+  old = os.umask(0o022)
+  try:
+    io_utils.atomic_write_text(tmp_path / "a.txt", "x")
+    os.umask(0o077)
+    io_utils.atomic_write_text(tmp_path / "b.txt", "x")
+  finally:
+    os.umask(old)
+  assert os.stat(tmp_path / "a.txt").st_mode & 0o777 == 0o644
+  assert os.stat(tmp_path / "b.txt").st_mode & 0o777 == 0o600  # The umask is respected.

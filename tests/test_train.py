@@ -143,7 +143,7 @@ def test_non_finite_loss_stops_with_step_and_last_good_checkpoint(tmp_path):
   e = err.value
   assert e.step >= 2 and not np.isfinite(e.value)
   assert f"at step {e.step}" in str(e)
-  assert f"last good checkpoint is step {e.step - 1}" in str(e)
+  assert f"last finite checkpoint is step {e.step - 1}" in str(e)
   kept = sorted(int(s) for s in os.listdir(tmp_path / layout.CHECKPOINT_DIR) if s.isdigit())
   assert kept[-1] == e.step - 1  # Nothing of the non-finite state was saved.
   _, params, _ = train.load_trained(str(tmp_path))
@@ -184,3 +184,100 @@ def test_load_trained_errors(tmp_path):
   (tmp_path / layout.RUN_INFO).write_text(json.dumps({"model_config": {}}))
   with pytest.raises(io_utils.BadInputError, match="model_hparams"):
     train.load_trained(str(tmp_path))
+
+
+# ---- fault probes (issue 20): nothing non-finite or corrupt is ever resumed or served ----------
+def _truncate_tree(directory):
+  """Halves every data file under `directory` (a checkpoint item cut short by a crash or a full disk)."""
+  for root, _, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(root, name)
+      with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+def _kept_steps(model_dir):
+  return sorted(int(s) for s in os.listdir(os.path.join(model_dir, layout.CHECKPOINT_DIR))
+                if s.isdigit())
+
+
+def test_exploding_update_is_never_saved_and_run_info_says_failed(tmp_path):
+  # The issue's probe: lr 1e30, no warmup, clipping on, a checkpoint every step. The loss at
+  # step k is of the params before update k, so only a check of the saved state catches NaN.
+  lr(1e30, warmup=0)
+  gin.bind_parameter("gr_jax.train.make_optimizer.schedule", "constant")
+  with pytest.raises(train.NonFiniteLossError) as err:
+    run(tmp_path, 20, checkpoint_period=1)
+  e = err.value
+  kept = _kept_steps(tmp_path)
+  assert e.last_good == (kept[-1] if kept else None)
+  assert "last finite checkpoint" in str(e) or "no checkpoint was written" in str(e)
+  for step in kept:  # Every checkpoint on disk is finite.
+    _, params, _ = train.load_trained(str(tmp_path), step=step)
+    assert train.tree_is_finite(params)
+  info = io_utils.read_json(tmp_path / layout.RUN_INFO)
+  assert info["status"] == "failed" and "NonFiniteLossError" in info["error"]
+  # A rerun resumes from the checkpoint the message names (never from a NaN one).
+  gin.clear_config()
+  lr(LR)
+  out = run(tmp_path, 20, checkpoint_period=1, stop_at_step=0)
+  assert out["stopped"] and out["step"] == (e.last_good or 0)
+  assert io_utils.read_json(tmp_path / layout.RUN_INFO)["status"] == "running"
+
+
+def test_restore_latest_good_skips_truncated_and_non_finite_checkpoints(tmp_path, caplog):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  ckpt = tmp_path / layout.CHECKPOINT_DIR
+  manager = ocp.CheckpointManager(str(ckpt), options=ocp.CheckpointManagerOptions(create=True))
+  trees = {1: np.full((3,), 1.0, np.float32), 2: np.full((3,), 2.0, np.float32),
+           3: np.array([3.0, np.nan, 3.0], np.float32)}
+  for step, w in trees.items():
+    manager.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave({"w": w}),
+                                               opt_state=ocp.args.StandardSave({"m": w * 0})))
+  manager.wait_until_finished()
+  _truncate_tree(ckpt / "2" / "opt_state")  # Truncated optimizer state.
+  restore = lambda at: dict(manager.restore(at, args=ocp.args.Composite(
+      params=ocp.args.StandardRestore({"w": np.zeros(3, np.float32)}),
+      opt_state=ocp.args.StandardRestore({"m": np.zeros(3, np.float32)}))).items())
+  with caplog.at_level("WARNING"):
+    step, restored = train._restore_latest_good(manager, restore)  # pylint: disable=protected-access
+  assert step == 1 and np.array_equal(restored["params"]["w"], trees[1])
+  assert sorted(os.listdir(tmp_path / train.REJECTED_DIR)) == ["2", "3"]
+  assert manager.all_steps() == [1]
+  assert "non-finite" in caplog.text and "step 2" in caplog.text
+  manager.close()
+
+
+def test_resume_falls_back_from_a_truncated_checkpoint(trained, tmp_path, caplog):
+  import shutil  # pylint: disable=g-import-not-at-top
+  src, _ = trained
+  model_dir = tmp_path / "m"
+  shutil.copytree(src, model_dir)
+  _truncate_tree(model_dir / layout.CHECKPOINT_DIR / "40" / "opt_state")
+  lr(LR)
+  with caplog.at_level("WARNING"):
+    out = run(model_dir, 40, eval_period=0, tensorboard=False)
+  assert out["step"] == 40 and not out["stopped"]
+  assert "step 40" in caplog.text and os.listdir(model_dir / train.REJECTED_DIR) == ["40"]
+  assert _kept_steps(model_dir)[-1] == 40  # Steps 31-40 trained again and saved.
+
+
+def test_load_trained_falls_back_from_corrupt_and_refuses_non_finite(trained, tmp_path, caplog):
+  import shutil  # pylint: disable=g-import-not-at-top
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  src, _ = trained
+  model_dir = tmp_path / "m"
+  shutil.copytree(src, model_dir)
+  _truncate_tree(model_dir / layout.CHECKPOINT_DIR / "40" / "params")
+  with caplog.at_level("WARNING"):
+    _, params, info = train.load_trained(str(model_dir))
+  assert info["restored_step"] == 30 and "step 40" in caplog.text
+  with pytest.raises(io_utils.StageError, match="step 40 cannot be read"):
+    train.load_trained(str(model_dir), step=40)
+  nan_params = jax.tree.map(lambda x: np.full_like(x, np.nan), params)
+  manager = ocp.CheckpointManager(str(model_dir / layout.CHECKPOINT_DIR))
+  manager.save(50, args=ocp.args.Composite(params=ocp.args.StandardSave(nan_params)))
+  manager.wait_until_finished()
+  manager.close()
+  with pytest.raises(io_utils.StageError, match="step 50 contain NaN/Inf; refusing"):
+    train.load_trained(str(model_dir))

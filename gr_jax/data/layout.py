@@ -29,6 +29,7 @@ SPLITS_DIR = "splits"
 SPLIT_NAMES = ("train", "valid", "test")
 IMAGES_DIR = "images"
 LATENT_FACTORS = "latent_factors.json"
+PREPARE_DONE = "prepare_done.json"  # Written last by `gr-jax prepare`; later stages require it.
 # enrich
 ENRICH_DIR = "enrich"
 CAPTIONS = "captions.jsonl"

@@ -23,6 +23,7 @@ import ast
 import collections
 import csv
 import glob
+import json
 import os
 import re
 from typing import Iterator, Mapping, Optional
@@ -34,6 +35,71 @@ from gr_jax.data import schema
 from gr_jax.data import sids as sids_lib
 
 SOURCES = ("lcrec", "recbole", "minionerec")
+
+
+def require_file(path: str) -> None:
+  """BadInputError unless `path` is a non-empty regular file (a 0-byte split shifts every target)."""
+  if os.path.isdir(path):
+    raise io_utils.BadInputError(path, None, None, "is a directory, expected a file")
+  if os.path.exists(path) and os.path.getsize(path) == 0:
+    raise io_utils.BadInputError(path, None, None, "empty file (0 bytes)")
+
+
+def _key_line(path: str, key: str, occurrence: int = 1) -> Optional[int]:
+  """Line of the `occurrence`-th `"key":` in a JSON file (for messages only)."""
+  pattern = re.compile(r'"' + re.escape(str(key)) + r'"\s*:')
+  seen = 0
+  for line, text in preprocess.iter_lines(path, preprocess.BadLines("skip")):
+    seen += len(pattern.findall(text))
+    if seen >= occurrence:
+      return line
+  return None
+
+
+def _load_json(path: str, bad: Optional[preprocess.BadLines] = None):
+  """A JSON document; a duplicate key is bad input (first kept under skip), not last-wins."""
+  require_file(path)
+  duplicates: list[str] = []
+  doc = io_utils.read_json(path, duplicates)
+  bad = bad or preprocess.BadLines()
+  for k in duplicates:
+    bad.handle(io_utils.BadInputError(path, _key_line(path, k, 2), k,
+                                      "duplicate key (an earlier entry has the same key)"))
+  return doc
+
+
+def _check_known(sequences: dict[str, list[str]], items: Mapping, origin, items_path: str,
+                 bad: preprocess.BadLines) -> dict[str, list[str]]:
+  """Item ids with no item record are bad input at their first file:line (dropped under skip)."""
+  unknown = {i for s in sequences.values() for i in s if i not in items}
+  if not unknown:
+    return sequences
+  for item_id in sorted(unknown, key=lambda x: (len(x), x)):
+    path, line = origin(item_id)
+    bad.handle(io_utils.BadInputError(path, line, "item_id", f"unknown item id {item_id!r} "
+                                      f"(not in {os.path.basename(items_path)})"))
+  return {u: [i for i in s if i not in unknown] for u, s in sequences.items()}
+
+
+def _row_origins(per_file: list[dict[str, list]]) -> dict[str, tuple[str, int]]:
+  """{item: (file, line)} of the first row naming each item."""
+  out: dict[str, tuple[str, int]] = {}
+  for rows in per_file:
+    for user_rows in rows.values():
+      for path, line, history, target in user_rows:
+        for i in (*history, target):
+          out.setdefault(i, (path, line))
+  return out
+
+
+def _check_split_files(paths: list[str], per_file: list[dict[str, list]]) -> None:
+  """A split file with no rows while another has some is bad input (targets would shift)."""
+  sizes = [sum(len(r) for r in rows.values()) for rows in per_file]
+  for path, n in zip(paths, sizes):
+    if path and os.path.exists(path) and n == 0 and any(sizes):
+      other = max(range(len(sizes)), key=sizes.__getitem__)
+      raise io_utils.BadInputError(path, None, None, f"no data rows, while {paths[other]} has "
+                                   f"{sizes[other]}: the split files disagree")
 
 
 def _item_from_record(item_id: str, rec) -> schema.Item:
@@ -114,7 +180,7 @@ def _peer_targets(valid: dict[str, str], test: dict[str, str]) -> dict[str, tupl
 
 
 def _items_from_json(path: str, bad: preprocess.BadLines) -> dict[str, schema.Item]:
-  doc = io_utils.read_json(path)
+  doc = _load_json(path, bad)
   if not isinstance(doc, dict):
     raise io_utils.BadInputError(path, None, None, "expected {item_id: {title, ...}}")
   items = {}
@@ -224,13 +290,18 @@ def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = 
   """
   bad = bad or preprocess.BadLines()
   inter_path = os.path.join(raw_dir, f"{dataset}.inter.json")
-  inter = io_utils.read_json(inter_path)
+  inter = _load_json(inter_path, bad)
   if not isinstance(inter, dict):
     raise io_utils.BadInputError(inter_path, None, None, "expected {user: [items]}")
   sequences = {}
   for user, items in inter.items():
     if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
-      bad.handle(io_utils.BadInputError(inter_path, None, str(user), "expected a list of item ids"))
+      bad.handle(io_utils.BadInputError(inter_path, _key_line(inter_path, user), str(user),
+                                        "expected a list of item ids"))
+      continue
+    if not items:
+      bad.handle(io_utils.BadInputError(inter_path, _key_line(inter_path, user), str(user),
+                                        "empty item list"))
       continue
     sequences[str(user)] = [str(i) for i in items]
   id_map = os.path.join(raw_dir, f"{dataset}.item2id")
@@ -241,11 +312,19 @@ def load_lcrec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] = 
       bad.handle(io_utils.BadInputError(id_map, None, "item_id", f"{len(unknown)} item ids of "
                                         f"{dataset}.inter.json are not in it (e.g. {unknown[:3]})"))
   try:
-    items, _ = peer_items(raw_dir, dataset, bad)
+    items, items_path = peer_items(raw_dir, dataset, bad)
   except FileNotFoundError:
     if require_item_text:
       raise
-    items = {i: schema.Item(item_id=i, title="") for s in sequences.values() for i in s}
+    # Placeholders for every item of the interactions: nothing can be unknown.
+    return sequences, {i: schema.Item(item_id=i, title="") for s in sequences.values()
+                       for i in s}, {}
+  owner = {}
+  for user, seq in sequences.items():
+    for i in seq:
+      owner.setdefault(i, user)
+  sequences = _check_known(sequences, items,
+                           lambda i: (inter_path, _key_line(inter_path, owner[i])), items_path, bad)
   return sequences, items, {}
 
 
@@ -254,6 +333,7 @@ def read_atomic(path: str, bad: Optional[preprocess.BadLines] = None
                 ) -> Iterator[tuple[int, dict]]:
   """(line, {field: value}) of a RecBole atomic TSV file (header `name:type`)."""
   bad = bad or preprocess.BadLines()
+  require_file(path)
   header = None
   for line, text in preprocess.iter_lines(path, bad):
     text = text.rstrip("\n").rstrip("\r")
@@ -292,8 +372,11 @@ def _atomic_rows(path: str, bad: preprocess.BadLines) -> dict[str, list]:
     if missing or not rec.get("item_id", "").strip():
       bad.handle(io_utils.BadInputError(path, line, (missing or ["item_id"])[0], "missing value"))
       continue
-    rows.setdefault(rec["user_id"], []).append(
-        (path, line, rec["item_id_list"].split(), rec["item_id"].strip()))
+    history = rec["item_id_list"].split()
+    if not history:
+      bad.handle(io_utils.BadInputError(path, line, "item_id_list", "empty history"))
+      continue
+    rows.setdefault(rec["user_id"], []).append((path, line, history, rec["item_id"].strip()))
   return rows
 
 
@@ -310,12 +393,17 @@ def load_recbole(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] 
   full = os.path.join(raw_dir, f"{dataset}.inter")
   if any(os.path.exists(p) for p in split_files):
     per_file = [_atomic_rows(p, bad) if os.path.exists(p) else {} for p in split_files]
+    _check_split_files(split_files, per_file)
     sequences = _sequences_from_rows(per_file, "item_id_list", bad)
     targets = _peer_targets(_last_targets(per_file[1]), _last_targets(per_file[2]))
+    origins = _row_origins(per_file)
   elif os.path.exists(full):
+    origins = {}
+
     def events():
       for line, rec in read_atomic(full, bad):
         try:
+          origins.setdefault(rec["item_id"], (full, line))
           yield rec["user_id"], rec["item_id"], float(rec.get("timestamp", line))
         except KeyError as e:
           bad.handle(io_utils.BadInputError(full, line, e.args[0], "missing column"))
@@ -324,7 +412,9 @@ def load_recbole(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] 
     sequences, targets = preprocess.chronological(events()), {}
   else:
     raise FileNotFoundError(f"none of {split_files + [full]} exists")
-  items, _ = peer_items(raw_dir, dataset, bad)
+  items, items_path = peer_items(raw_dir, dataset, bad)
+  sequences = _check_known(sequences, items, lambda i: origins.get(i, (items_path, None)),
+                           items_path, bad)
   return sequences, items, targets
 
 
@@ -332,14 +422,22 @@ def load_recbole(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLines] 
 def _csv_rows(path: str, bad: preprocess.BadLines, items: dict[str, schema.Item]
               ) -> dict[str, list]:
   """{user: rows} of one MiniOneRec csv; titles in the csv fill `items` where missing."""
+  require_file(path)
   rows: dict[str, list] = {}
-  line = 1
+  where = [0]
+
+  def lines():  # Decoded line by line: a non-UTF-8 line is bad input that `skip` can skip.
+    for where[0], text in preprocess.iter_lines(path, bad):
+      yield text
+
+  reader = csv.DictReader(lines())
   try:
-    with io_utils.open_text(path) as f:
-      for line, rec in enumerate(csv.DictReader(f), start=2):
-        _csv_row(path, line, rec, rows, bad, items)
-  except UnicodeDecodeError as e:
-    raise io_utils.BadInputError(path, line + 1, None, f"not valid UTF-8 ({e.reason})") from e
+    for rec in reader:
+      _csv_row(path, where[0], rec, rows, bad, items)
+  except csv.Error as e:
+    raise io_utils.BadInputError(path, where[0], None, f"malformed CSV ({e})") from e
+  if reader.fieldnames is None:
+    raise io_utils.BadInputError(path, None, None, "no header line")
   return rows
 
 
@@ -354,6 +452,8 @@ def _csv_row(path: str, line: int, rec: dict, rows: dict, bad: preprocess.BadLin
       history = [str(i) for i in ast.literal_eval(rec["history_item_id"])]
     except (ValueError, SyntaxError, TypeError) as e:
       raise io_utils.BadInputError(path, line, "history_item_id", "not a list literal") from e
+    if not history:
+      raise io_utils.BadInputError(path, line, "history_item_id", "empty history")
   except io_utils.BadInputError as e:
     bad.handle(e)
     return
@@ -386,12 +486,14 @@ def load_minionerec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLine
   """
   bad = bad or preprocess.BadLines()
   csv_items: dict[str, schema.Item] = {}
-  per_file = []
+  per_file, paths = [], []
   for split in ("train", "valid", "test"):
     hits = sorted(glob.glob(os.path.join(raw_dir, split, f"{dataset}*.csv")))
     if split == "test" and not hits:
       raise FileNotFoundError(f"no MiniOneRec test csv {os.path.join(raw_dir, 'test', dataset)}*.csv")
     per_file.append(_csv_rows(hits[0], bad, csv_items) if hits else {})
+    paths.append(hits[0] if hits else "")
+  _check_split_files(paths, per_file)
   sequences = _sequences_from_rows(per_file, "history_item_id", bad)
   targets = _peer_targets(_last_targets(per_file[1]), _last_targets(per_file[2]))
   try:
@@ -400,6 +502,9 @@ def load_minionerec(raw_dir: str, dataset: str, bad: Optional[preprocess.BadLine
     items = {}
   for item_id, item in csv_items.items():
     items.setdefault(item_id, item)
+  origins = _row_origins(per_file)
+  sequences = _check_known(sequences, items, lambda i: origins.get(i, (raw_dir, None)),
+                           f"index/{dataset}.item.json or the csv title columns", bad)
   return sequences, items, targets
 
 
@@ -457,7 +562,7 @@ def sids_from_index(index: Mapping, run: str, modality: str = "text",
 def import_sids(index_path: str, data_dir: str, run: str, modality: str = "text") -> str:
   """Writes DIR/tokenizer/<run>/sids.json from a peer's index.json; returns its path."""
   items = {it.item_id for it in schema.read_items(data_dir)}
-  doc = sids_from_index(io_utils.read_json(index_path), run, modality, items, index_path)
+  doc = sids_from_index(_load_json(index_path), run, modality, items, index_path)
   sids_lib.validate(doc, index_path)
   out = layout.sids_path(data_dir, run)
   sids_lib.write_sids(out, run, doc["modalities"], source=doc["source"])

@@ -3,7 +3,10 @@
 Writes DIR/items.jsonl, sequences.jsonl, splits/{train,valid,test}.jsonl, stats.json
 (and images/ + latent_factors.json for the synthetic catalog), each atomically, then a
 `prepare_done.json` marker holding the arguments: rerunning with the same arguments is
-a no-op, `--force` redoes it. Preprocessing policies: gr_jax/data/preprocess.py.
+a no-op, `--force` redoes it. Everything (SID import included) is built in a staging dir
+`<out>.prepare-tmp` and moved into place only when all of it succeeded, so a failed run
+leaves the previous dataset as it was; later stages refuse a dir without the marker.
+Preprocessing policies: gr_jax/data/preprocess.py.
 
   gr-jax prepare --source synthetic --out data/demo --items 2000 --users 3000
   gr-jax prepare --source amazon2014 --raw_dir dumps --category Beauty --out data/beauty
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from typing import Optional
@@ -28,7 +32,7 @@ from gr_jax.data import preprocess
 from gr_jax.data import schema
 
 SOURCES = ("synthetic", "amazon2014", "amazon2018", "lcrec", "recbole", "minionerec")
-DONE_MARKER = "prepare_done.json"
+DONE_MARKER = layout.PREPARE_DONE
 # Bumped when preprocessing changes what a given set of arguments produces, so a
 # finished dir from older code is prepared again instead of being skipped.
 PREPARE_VERSION = 2
@@ -78,7 +82,8 @@ def write_dataset(out: str, sequences: dict, items: dict, max_history: int,
     io_utils.atomic_write_jsonl(schema.split_path(out, name), (
         {"user_id": e.user_id, "history": e.history, "target": e.target} for e in examples))
   stats = preprocess.compute_stats(sequences, extra_stats)
-  stats.update({f"{k}_examples": len(v) for k, v in splits.items()}, max_history=max_history)
+  stats.update({f"{k}_examples": len(v) for k, v in splits.items()}, max_history=max_history,
+               users_too_short_for_splits=sum(1 for _, s in ordered if len(s) < 3))
   io_utils.atomic_write_json(os.path.join(out, layout.STATS), stats)
   return stats
 
@@ -154,19 +159,51 @@ def prepare_raw(args) -> dict:
   return stats
 
 
+def _move_into(src: str, dst: str) -> None:
+  """Moves every file of `src` into `dst` (same relative path), keeping other files of `dst`."""
+  for name in os.listdir(src):
+    s, d = os.path.join(src, name), os.path.join(dst, name)
+    if os.path.isdir(s) and os.path.isdir(d):
+      _move_into(s, d)
+    else:
+      if os.path.isdir(d):
+        shutil.rmtree(d)
+      os.replace(s, d)
+
+
 def prepare(args) -> dict:
-  """Runs `gr-jax prepare` unless the same arguments already finished; returns stats."""
-  marker = os.path.join(args.out, DONE_MARKER)
+  """Runs `gr-jax prepare` unless the same arguments already finished; returns stats.
+
+  Built in `<out>.prepare-tmp`; only a complete build replaces the files of `out` (renamed
+  as a whole when `out` does not exist yet), and the marker is written last.
+  """
+  out = args.out.rstrip("/") or args.out
+  marker = os.path.join(out, DONE_MARKER)
   sig = _signature(args)
-  if not args.force and _finished(args.out, sig):
-    return dict(io_utils.read_json(os.path.join(args.out, layout.STATS)), skipped=True)
-  if os.path.exists(marker):
-    os.remove(marker)  # A changed or forced run: the old marker must not survive a kill.
-  stale = os.path.join(args.out, layout.LATENT_FACTORS)
-  if args.source != "synthetic" and os.path.exists(stale):
-    os.remove(stale)  # Ground truth of an earlier synthetic catalog in the same dir.
+  if not args.force and _finished(out, sig):
+    return dict(io_utils.read_json(os.path.join(out, layout.STATS)), skipped=True)
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise io_utils.BadInputError(out, None, None, "--out is a file, expected a directory")
+  staging = out + ".prepare-tmp"
+  shutil.rmtree(staging, ignore_errors=True)  # Left by a killed run.
+  staged = argparse.Namespace(**{**vars(args), "out": staging})
   start = time.time()
-  stats = prepare_synthetic(args) if args.source == "synthetic" else prepare_raw(args)
+  try:
+    stats = prepare_synthetic(staged) if args.source == "synthetic" else prepare_raw(staged)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  if not os.path.exists(out):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    os.replace(staging, out)
+  else:
+    if os.path.exists(marker):
+      os.remove(marker)  # From here until the new marker the dir is not a finished prepare.
+    stale = os.path.join(out, layout.LATENT_FACTORS)
+    if args.source != "synthetic" and os.path.exists(stale):
+      os.remove(stale)  # Ground truth of an earlier synthetic catalog in the same dir.
+    _move_into(staging, out)
+    shutil.rmtree(staging, ignore_errors=True)
   io_utils.atomic_write_json(marker, {"arguments": sig, "seconds": time.time() - start})
   return stats
 
@@ -225,16 +262,13 @@ def main(args) -> int:
   """Entry point of `gr-jax prepare`."""
   if args.source != "synthetic" and not args.raw_dir:
     raise SystemExit(f"--raw_dir is required for --source {args.source}")
-  try:
-    stats = prepare(args)
-  except io_utils.BadInputError as e:
-    print(f"gr-jax prepare: bad input: {e}", file=sys.stderr)
-    return 2
-  except FileNotFoundError as e:
-    print(f"gr-jax prepare: {e}", file=sys.stderr)
-    return 2
+  stats = prepare(args)  # Bad input: one line + exit 2 by flags.guarded (--debug: traceback).
   shown = {k: stats[k] for k in ("users", "items", "interactions", "avg_length", "median_length",
                                  "sparsity", "train_examples", "valid_examples", "test_examples")}
   print(("(already prepared) " if stats.get("skipped") else "") +
         f"{args.out}: " + json.dumps(shown))
+  if stats.get("bad_lines_skipped"):
+    print(f"skipped {stats['bad_lines_skipped']} bad lines (--on-bad-line skip): "
+          f"{json.dumps(stats.get('bad_lines_per_file', {}))}; examples in stats.json",
+          file=sys.stderr)
   return 0

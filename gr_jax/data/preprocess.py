@@ -92,6 +92,8 @@ def iter_lines(path: str, bad: BadLines | None = None, progress: bool | None = N
   """
   bad = bad or BadLines()
   path = os.fspath(path)
+  if os.path.isdir(path):
+    raise io_utils.BadInputError(path, None, None, "is a directory, expected a file")
   opener = gzip.open if path.endswith(".gz") else open
   show = bad.progress if progress is None else progress
   lineno = 0

@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 from gr_jax import io_utils
 from gr_jax.data import layout
 
+
 ITEM_FIELDS = ("item_id", "title", "description", "brand", "categories", "image")
 
 
@@ -65,6 +66,22 @@ def split_path(data_dir: str, split: str) -> str:
   if split not in layout.SPLIT_NAMES:
     raise ValueError(f"unknown split {split!r}; expected one of {layout.SPLIT_NAMES}")
   return os.path.join(data_dir, layout.SPLITS_DIR, f"{split}.jsonl")
+
+
+def require_prepared(data_dir: str) -> None:
+  """StageError unless `data_dir` is a finished `gr-jax prepare` output (a valid done-marker)."""
+  if not os.path.isdir(data_dir):
+    raise FileNotFoundError(f"{data_dir}: no such dataset directory (run gr-jax prepare --out "
+                            f"{data_dir})")
+  marker = os.path.join(data_dir, layout.PREPARE_DONE)
+  try:
+    ok = isinstance(io_utils.read_json(marker).get("arguments"), dict)
+  except (OSError, ValueError, AttributeError):
+    ok = False
+  if not ok:
+    raise io_utils.StageError(
+        f"{data_dir}: not a finished `gr-jax prepare` output (no valid {layout.PREPARE_DONE}: prepare "
+        "failed, was killed, or never ran); run gr-jax prepare again")
 
 
 def read_items(data_dir: str) -> Iterator[Item]:

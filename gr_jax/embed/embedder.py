@@ -72,15 +72,22 @@ class Embedder:
     return os.path.join(self.out_dir, name)
 
   def _up_to_date(self, name: str, fp: str) -> bool:
+    """Same inputs (fingerprint) and the very bytes this stage wrote (sha256, else finite)."""
     entry = self.manifest["modalities"].get(name)
     if self.config.force or not entry or entry.get("fingerprint") != fp:
       return False
+    digests = entry.get("sha256", {})
     for fname, shape in entry.get("files", {}).items():
       try:
         arr = np.load(self._path(fname), mmap_mode="r", allow_pickle=False)
       except (OSError, ValueError):
         return False
       if list(arr.shape) != shape:
+        return False
+      if fname in digests:
+        if fingerprint.file_digest(self._path(fname)) != digests[fname]:
+          return False  # Edited on disk since it was written (e.g. a NaN written into it).
+      elif np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         return False
     return True
 
@@ -94,7 +101,8 @@ class Embedder:
     for fname, arr in files.items():
       io_utils.atomic_save_npy(self._path(fname), arr)
     self.manifest["modalities"][name] = {
-        "fingerprint": fp, "files": {f: list(a.shape) for f, a in files.items()}}
+        "fingerprint": fp, "files": {f: list(a.shape) for f, a in files.items()},
+        "sha256": {f: fingerprint.file_digest(self._path(f)) for f in files}}
     io_utils.atomic_write_json(self._path(layout.EMBED_MANIFEST), self.manifest)
 
   def _load(self, fname: str) -> np.ndarray:

@@ -30,6 +30,7 @@ import numpy as np
 
 from gr_jax import io_utils
 from gr_jax.data import layout
+from gr_jax.data import schema
 from gr_jax.embed.config import FUSED_BACKENDS, IMAGE_BACKENDS, TEXT_BACKENDS, EmbedConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,9 +86,12 @@ def config_from_args(args: argparse.Namespace) -> EmbedConfig:
 
 def main(args: argparse.Namespace) -> int:
   """CLI entry: runs the stage and prints a one-line summary per modality."""
+  schema.require_prepared(args.data)
   try:
     report = run(args.data, config_from_args(args), progress=True)
   except (io_utils.BadInputError, FileNotFoundError, ValueError, ImportError) as e:
+    if getattr(args, "debug", False):
+      raise
     print(f"gr-jax embed: error: {e}", file=sys.stderr)
     return 1
   for mod in ("text", "image", "fused"):

@@ -120,11 +120,26 @@ def _safe_call(worker: Worker, job, limiter: RateLimiter) -> Outcome:
     return Outcome(error=f"{type(e).__name__}: {e}")
 
 
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+
+
+def describe(worker: Worker) -> str:
+  """'backend model at URL' of a worker (the URL of an HTTP client; never a key)."""
+  url = getattr(getattr(worker, "client", None), "url", None)
+  return f"{worker.backend} {worker.model!r}" + (f" at {url}" if url else "")
+
+
 def run(jobs: Sequence, worker: Worker, cache: cache_lib.Cache, concurrency: int = 1,
         max_rps: float = 0.0, retry_failed: bool = True, desc: str = "enrich",
         progress: bool = True, on_record: Callable[[dict], None] | None = None,
-        prepare: Callable[[list], None] | None = None) -> tuple[Counts, dict[str, str]]:
+        prepare: Callable[[list], None] | None = None,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES
+        ) -> tuple[Counts, dict[str, str]]:
   """Processes the jobs not already in `cache`, appending one record per finished item.
+
+  A circuit breaker raises FatalBackendError after `max_consecutive_failures` items in
+  a row failed for a reason a rerun could fix (0: never), so a dead server costs
+  seconds, not a retry cycle per item; finished records are kept.
 
   Returns (counts, {item_id: key}) where the mapping covers every job (for
   `Cache.compact`). Records are appended from this thread only, in completion
@@ -149,6 +164,8 @@ def run(jobs: Sequence, worker: Worker, cache: cache_lib.Cache, concurrency: int
   bar = tqdm.tqdm(total=len(jobs), initial=counts.cached, desc=desc, unit="item",
                   disable=not progress, dynamic_ncols=True, mininterval=0.5)
 
+  streak = [0]
+
   def finish(job, chash, key, outcome: Outcome):
     rec = make_record(worker, job, chash, key, outcome)
     cache.append(rec)
@@ -163,6 +180,11 @@ def run(jobs: Sequence, worker: Worker, cache: cache_lib.Cache, concurrency: int
     if "image" in outcome.extra:
       by_image[outcome.extra["image"]] += 1
     bar.update(1)
+    streak[0] = 0 if outcome.ok or outcome.permanent else streak[0] + 1
+    if max_consecutive_failures and streak[0] >= max_consecutive_failures:
+      raise backends.FatalBackendError(
+          f"{streak[0]} items in a row failed with {describe(worker)}; stopped "
+          f"(last: {rec['error'][:160]})")
     bar.set_postfix(done=counts.done, failed=counts.failed, retried=counts.retried,
                     cached=counts.cached, refresh=False)
 

@@ -64,6 +64,8 @@ class EnrichConfig:
   caption_noise: float = 0.0
   noise_seed: int = 0
   retry_failed: bool = True
+  max_failed: float = 0.1               # fraction of items that may fail (else no report, exit 2)
+  max_consecutive_failures: int = runner.DEFAULT_MAX_CONSECUTIVE_FAILURES  # circuit breaker
   compact: bool = True
   progress: bool = True
 
@@ -137,7 +139,8 @@ def _run_one(data_dir, worker, jobs, name, archive, cfg, kind, prepare=None) -> 
   counts, current = runner.run(jobs, worker, cache, concurrency=_concurrency(cfg, kind),
                                max_rps=cfg.max_rps, retry_failed=cfg.retry_failed,
                                desc=f"{worker.field} [{worker.backend}]", progress=cfg.progress,
-                               prepare=prepare)
+                               prepare=prepare,
+                               max_consecutive_failures=cfg.max_consecutive_failures)
   out = {"backend": worker.backend, "model": worker.model,
          "prompt_version": worker.prompt_version, **counts.to_json()}
   if cfg.compact:
@@ -145,7 +148,24 @@ def _run_one(data_dir, worker, jobs, name, archive, cfg, kind, prepare=None) -> 
   final = {k: cache.get(v) for k, v in current.items()}
   out["ok_items"] = sum(1 for r in final.values() if r and r.get("status") == "ok")
   out["failed_items"] = sum(1 for r in final.values() if r and r.get("status") != "ok")
+  _check_failures(final, worker, cfg.max_failed)
   return out
+
+
+def _check_failures(final: dict, worker, max_failed: float) -> None:
+  """StageError when every item, or more than `max_failed` of them, failed (rerun retries them).
+
+  Permanent failures (an item without image under --no-image skip) are the user's choice
+  and do not count.
+  """
+  failed = [r for r in final.values() if r and r.get("status") != "ok" and not r.get("permanent")]
+  ok = sum(1 for r in final.values() if r and r.get("status") == "ok")
+  if not failed or (ok and len(failed) <= max_failed * len(final)):
+    return
+  raise io_utils.StageError(
+      f"{worker.field}: {len(failed)} of {len(final)} items failed with "
+      f"{runner.describe(worker)} (--max_failed {max_failed:g}; last error: "
+      f"{failed[-1].get('error', '')[:160]}); no report.json written, a rerun retries them")
 
 
 def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
@@ -158,6 +178,11 @@ def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
           "caption_noise": float(cfg.caption_noise), "noise_seed": int(cfg.noise_seed)}
   if not 0.0 <= view["caption_noise"] <= 1.0:
     raise ValueError(f"--caption_noise must be in [0, 1], got {cfg.caption_noise}")
+  if not 0.0 <= cfg.max_failed <= 1.0:
+    raise ValueError(f"--max_failed must be in [0, 1], got {cfg.max_failed}")
+  report_path = enrich.enrich_path(data_dir, enrich.REPORT)
+  if os.path.exists(report_path):
+    os.remove(report_path)  # The done-marker: only a run that finishes writes it again.
   enrich.write_view(data_dir, view)
   report = {"items": len(items), "view": view, "captions": None, "interests": None,
             "api_key_env": cfg.api_key_env}
@@ -177,7 +202,7 @@ def run_enrich(data_dir: str, cfg: EnrichConfig, object_words=None) -> dict:
     jobs = miner_lib.interest_jobs(items, captions)
     report["interests"] = _run_one(data_dir, build_miner(cfg), jobs, enrich.INTERESTS,
                                    enrich.INTERESTS_ARCHIVE, cfg, cfg.interest_backend)
-  io_utils.atomic_write_json(enrich.enrich_path(data_dir, enrich.REPORT), report)
+  io_utils.atomic_write_json(report_path, report)
   return report
 
 
@@ -225,6 +250,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
          "(captions.jsonl stays clean; persisted in enrich/view.json)")
   a("--noise_seed", type=int, default=0, help="seed of --caption_noise")
   a("--no_retry_failed", action="store_true", help="do not retry items recorded as failed")
+  a("--max_failed", type=float, default=d.max_failed,
+    help="fraction of items that may fail (records kept, retried on rerun); above it, or when "
+         "every item failed, the stage exits 2 without writing enrich/report.json")
+  a("--max_consecutive_failures", type=int, default=d.max_consecutive_failures,
+    help="circuit breaker: stop after this many items in a row failed (0: never)")
   a("--no_compact", action="store_true", help="skip the final sorted rewrite of the caches")
   a("--no_progress", action="store_true", help="no progress bar")
 
@@ -245,6 +275,7 @@ def config_from_args(args: argparse.Namespace) -> EnrichConfig:
       n_threads=args.n_threads, few_shot=args.few_shot, constrain_json=args.constrain_json,
       no_image=args.no_image, object_words=args.object_words, caption_noise=args.caption_noise,
       noise_seed=args.noise_seed, retry_failed=not args.no_retry_failed,
+      max_failed=args.max_failed, max_consecutive_failures=args.max_consecutive_failures,
       compact=not args.no_compact, progress=not args.no_progress)
 
 
@@ -260,10 +291,13 @@ def _summary(name: str, part: dict | None) -> str:
 
 def main(args: argparse.Namespace) -> int:
   """Entry point of `gr-jax enrich`."""
+  schema.require_prepared(args.data)
   cfg = config_from_args(args)
   try:
     report = run_enrich(args.data, cfg)
-  except backends.FatalBackendError as e:
+  except io_utils.StageError as e:  # FatalBackendError, too many failed items.
+    if getattr(args, "debug", False):
+      raise
     print(f"gr-jax enrich: {e}", file=sys.stderr)
     return 2
   print(_summary("captions", report["captions"]))

@@ -16,6 +16,7 @@ import numpy as np
 from gr_jax import gin_flags
 from gr_jax import io_utils
 from gr_jax.data import layout
+from gr_jax.data import schema
 from gr_jax.data import sids
 from gr_jax.embed import stage as embed_stage
 
@@ -117,11 +118,14 @@ def main(args) -> int:
   logging.basicConfig(level=logging.INFO, format="%(message)s")
   for noisy in ("absl", "orbax", "jax"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
+  schema.require_prepared(args.data)
   cfg = config_from_gin(args.gin_file, args.gin_bindings, args.seed, args.run,
                         args.gin_search_paths)
   try:
     report = tokenize(args.data, cfg, args.out_dir, progress=not args.no_progress)
   except (io_utils.BadInputError, FileNotFoundError, FloatingPointError) as e:
+    if getattr(args, "debug", False):
+      raise
     print(f"gr-jax tokenize: {e}", file=sys.stderr)
     return 1
   for m, r in report["modalities"].items():

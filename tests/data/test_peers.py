@@ -88,9 +88,15 @@ def test_lcrec_tiny_item_json_and_unknown_item_policy(tmp_path):
   (tmp_path / "D.inter.json").write_text(json.dumps({"7": [1, 2, 3], "8": [2, 1, 3]}))
   (tmp_path / "D.item.json").write_text(
       json.dumps({"1": {"title": "A &amp; B", "categories": "X, Y"}, "2": {"title": ""}}))
-  seqs, items, _ = peers.load_lcrec(str(tmp_path), "D")
-  assert seqs == {"7": ["1", "2", "3"], "8": ["2", "1", "3"]}
+  # Item 3 has no item record: the loader names the file and line where it is used.
+  with pytest.raises(io_utils.BadInputError, match=r"unknown item id '3' \(not in D.item.json\)") as e:
+    peers.load_lcrec(str(tmp_path), "D")
+  assert e.value.path.endswith("D.inter.json") and e.value.line == 1
+  skip = preprocess.BadLines("skip")
+  kept, items, _ = peers.load_lcrec(str(tmp_path), "D", skip)
+  assert kept == {"7": ["1", "2"], "8": ["2", "1"]} and skip.to_stats()["bad_lines_skipped"] == 1
   assert items["1"].title == "A & B" and items["1"].categories == ["X", "Y"]
+  seqs = {"7": ["1", "2", "3"], "8": ["2", "1", "3"]}
   with pytest.raises(io_utils.BadInputError, match="no item record") as e:
     preprocess.placeholder_titles(seqs, items, "D", preprocess.BadLines())
   assert e.value.field == "item_id" and "'3'" in str(e.value)
@@ -214,3 +220,74 @@ def test_unisrec_text_split_keeps_titles_with_inner_full_stops(scientific):
   # 147 real titles contain ". " (e.g. "... 2 oz. Tube"); a first-sentence rule would cut them.
   assert sum(". " in it.title for it in items.values()) == 147
   assert items["3"].title != "" and any(it.title.endswith("2 oz. Tube") for it in items.values())
+
+
+# ---- fault probes (issue 20): peer input is validated, never accepted silently -------------
+def test_lcrec_duplicate_user_keys_and_empty_lists_are_bad_input(tmp_path):
+  # json.load keeps the last of two equal keys: user 7 silently went from 6 items to 3.
+  (tmp_path / "D.inter.json").write_text(
+      '{\n"7": [1, 2, 3, 1, 2, 3],\n"8": [1, 2, 3],\n"7": [3, 2, 1],\n"9": []\n}\n')
+  (tmp_path / "D.item.json").write_text(json.dumps({str(i): {"title": f"T{i}"} for i in (1, 2, 3)}))
+  with pytest.raises(io_utils.BadInputError, match="duplicate key") as e:
+    peers.load_lcrec(str(tmp_path), "D")
+  assert e.value.path.endswith("D.inter.json") and e.value.line == 4 and e.value.field == "7"
+  bad = preprocess.BadLines("skip")
+  seqs, _, _ = peers.load_lcrec(str(tmp_path), "D", bad)
+  assert seqs == {"7": ["1", "2", "3", "1", "2", "3"], "8": ["1", "2", "3"]}  # First kept; 9 empty.
+  assert bad.to_stats()["bad_lines_skipped"] == 2
+  assert any("D.inter.json:5 field '9': empty item list" in x for x in bad.examples)
+
+
+def test_empty_split_files_are_bad_input_not_shifted_targets(tmp_path):
+  _csv(tmp_path / "train" / "D_x.csv", [("A", [1], 2), ("A", [1, 2], 3)])
+  _csv(tmp_path / "valid" / "D_x.csv", [("A", [1, 2, 3], 4)])
+  (tmp_path / "test").mkdir()
+  (tmp_path / "test" / "D_x.csv").write_bytes(b"")  # The issue's 0-byte test csv.
+  with pytest.raises(io_utils.BadInputError, match=r"test/D_x.csv: empty file \(0 bytes\)"):
+    peers.load_minionerec(str(tmp_path), "D")
+  (tmp_path / "test" / "D_x.csv").write_text(
+      "user_id,history_item_title,item_title,history_item_id,item_id\n")  # Header only.
+  with pytest.raises(io_utils.BadInputError, match="no data rows, while .*train/D_x.csv has 2"):
+    peers.load_minionerec(str(tmp_path), "D", preprocess.BadLines("skip"))
+  header = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+  (tmp_path / "X.valid.inter").write_text(header + "u\t1 2\t3\n")
+  (tmp_path / "X.test.inter").write_text(header)
+  (tmp_path / "X.item").write_text("item_id:token\ttitle:token_seq\n1\ta\n2\tb\n3\tc\n")
+  with pytest.raises(io_utils.BadInputError, match="X.test.inter: no data rows"):
+    peers.load_recbole(str(tmp_path), "X")
+
+
+def test_unknown_item_ids_name_the_file_and_line_that_uses_them(tmp_path):
+  header = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+  (tmp_path / "X.valid.inter").write_text(header + "u\t1 2\t3\nv\t1 3\t2\n")
+  (tmp_path / "X.test.inter").write_text(header + "u\t1 2 3\t4\nv\t1 3 2\t77\n")
+  (tmp_path / "X.item").write_text("item_id:token\ttitle:token_seq\n" +
+                                   "".join(f"{i}\tt{i}\n" for i in (1, 2, 3, 4)))
+  with pytest.raises(io_utils.BadInputError) as e:
+    peers.load_recbole(str(tmp_path), "X")
+  assert os.path.exists(e.value.path) and e.value.path.endswith("X.test.inter")
+  assert e.value.line == 3 and "unknown item id '77' (not in X.item)" in str(e.value)
+  bad = preprocess.BadLines("skip")
+  seqs, _, _ = peers.load_recbole(str(tmp_path), "X", bad)
+  assert seqs == {"u": ["1", "2", "3", "4"], "v": ["1", "3", "2"]}
+  assert bad.to_stats()["bad_lines_skipped"] == 1
+
+
+def test_minionerec_non_utf8_line_is_skippable_and_counted(tmp_path):
+  _csv(tmp_path / "test" / "D_x.csv", [("9", [4, 5], 6), ("8", [4, 6], 5)])
+  raw = (tmp_path / "test" / "D_x.csv").read_bytes().splitlines(keepends=True)
+  raw.insert(2, b'7,"[\'t\xff\']",t,"[4]",5\n')
+  (tmp_path / "test" / "D_x.csv").write_bytes(b"".join(raw))
+  with pytest.raises(io_utils.BadInputError, match="not valid UTF-8") as e:
+    peers.load_minionerec(str(tmp_path), "D")
+  assert e.value.line == 3
+  bad = preprocess.BadLines("skip")
+  seqs, _, _ = peers.load_minionerec(str(tmp_path), "D", bad)
+  assert seqs == {"9": ["4", "5", "6"], "8": ["4", "6", "5"]}
+  assert bad.to_stats()["bad_lines_skipped"] == 1
+
+
+def test_a_directory_where_a_file_belongs_is_bad_input(tmp_path):
+  (tmp_path / "D.inter.json").mkdir()
+  with pytest.raises(io_utils.BadInputError, match="is a directory, expected a file"):
+    peers.load_lcrec(str(tmp_path), "D")

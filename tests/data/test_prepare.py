@@ -104,6 +104,7 @@ def test_bad_lines_error_or_skip_end_to_end(tmp_path, capsys):
   assert "reviews_Beauty_5.json.gz:4" in err and "not JSON" in err
   assert not os.path.exists(tmp_path / "out" / "prepare_done.json")
   assert cli.main(argv + ["--on_bad_line", "skip"]) == 0
+  assert "skipped 2 bad lines" in capsys.readouterr().err
   _, _, stats = assert_dataset_invariants(str(tmp_path / "out"))
   assert stats["bad_lines_skipped"] == 2 and stats["users"] == 8
   assert any("not valid UTF-8" in e for e in stats["bad_line_examples"])
@@ -185,3 +186,65 @@ def test_synthetic_without_images_for_benchmarks(tmp_path):
   items, seqs, stats = assert_dataset_invariants(out)
   assert all(it.image is None for it in items.values()) and not os.path.exists(f"{out}/images")
   assert stats["kcore"] == 0 and stats["users"] == 150
+
+
+# ---- fault probes (issue 20): prepare is all or nothing; later stages need its marker ---------
+def _lcrec_raw(root, users=6):
+  root.mkdir(parents=True, exist_ok=True)
+  (root / "D.inter.json").write_text(json.dumps({str(u): [(u + k) % 9 for k in range(6)]
+                                                 for u in range(users)}))
+  (root / "D.item.json").write_text(json.dumps({str(i): {"title": f"T{i}"} for i in range(9)}))
+  return root
+
+
+def test_failed_sid_import_leaves_nothing_and_enrich_refuses_the_dir(tmp_path, capsys):
+  raw = _lcrec_raw(tmp_path / "lc")
+  (raw / "bad.index.json").write_text(json.dumps({"0": ["<a_0>"]}))  # 8 items have no SID.
+  out = tmp_path / "out"
+  argv = ["prepare", "--source", "lcrec", "--raw_dir", str(raw), "--dataset", "D", "--out",
+          str(out), "--quiet", "--import_sids", str(raw / "bad.index.json")]
+  assert cli.main(argv) == 2
+  assert "catalog items have no SID" in capsys.readouterr().err
+  assert not out.exists() and not (tmp_path / "out.prepare-tmp").exists()
+  # A finished dataset survives a failed redo untouched (marker included).
+  assert cli.main(argv[:-2]) == 0
+  before = {p: (out / p).read_bytes() for p in ("items.jsonl", "stats.json", "prepare_done.json")}
+  assert cli.main(argv + ["--max_users", "3"]) == 2
+  assert {p: (out / p).read_bytes() for p in before} == before
+  assert not (out / "tokenizer").exists()
+  # Later stages refuse a dir without a valid marker, in one line.
+  (out / "prepare_done.json").unlink()
+  capsys.readouterr()
+  assert cli.main(["enrich", "--data", str(out), "--no_progress"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "not a finished `gr-jax prepare` output" in err[0]
+  assert not (out / "enrich").exists()
+
+
+def test_directory_instead_of_a_dump_is_one_line_and_debug_keeps_the_traceback(tmp_path, capsys):
+  raw = _lcrec_raw(tmp_path / "lc")
+  (raw / "D.item.json").unlink()
+  (raw / "D.item.json").mkdir()
+  argv = ["prepare", "--source", "lcrec", "--raw_dir", str(raw), "--dataset", "D", "--out",
+          str(tmp_path / "out"), "--quiet"]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "D.item.json: is a directory, expected a file" in err[0]
+  import pytest  # pylint: disable=g-import-not-at-top
+  from gr_jax import io_utils  # pylint: disable=g-import-not-at-top
+  with pytest.raises(io_utils.BadInputError):
+    cli.main(["--debug"] + argv)
+  with pytest.raises(io_utils.BadInputError):
+    cli.main(argv + ["--debug"])
+
+
+def test_users_too_short_for_splits_are_counted(tmp_path):
+  raw = _lcrec_raw(tmp_path / "lc")
+  inter = json.loads((raw / "D.inter.json").read_text())
+  inter["99"] = [1, 2]
+  (raw / "D.inter.json").write_text(json.dumps(inter))
+  out = str(tmp_path / "out")
+  assert cli.main(["prepare", "--source", "lcrec", "--raw_dir", str(raw), "--dataset", "D",
+                   "--out", out, "--quiet"]) == 0
+  stats = _stats(out)
+  assert stats["users_too_short_for_splits"] == 1 and stats["test_examples"] == 6

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from gr_jax_tasks import testing
+
 # Text-visible factor: category words appear in titles and descriptions.
 CATEGORIES = {
     "kitchen": ["mug", "skillet", "kettle", "spatula", "mixing bowl", "cutting board"],
@@ -67,6 +69,7 @@ def make_catalog(root: str, seed: int = 0, size: int = 64) -> dict:
       f.write(json.dumps({"item_id": item_id, "title": title, "description": desc,
                           "brand": "Acme", "categories": [cat], "image": rel}) + "\n")
       factors[item_id] = {"category": cat, "color": color, "shape": shape}
+  testing.mark_prepared(root)
   return factors
 
 

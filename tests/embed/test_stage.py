@@ -203,3 +203,27 @@ def test_reordered_catalog_never_mixes_row_orders(catalog):
   ids1, text1 = stage.load_embeddings(data_dir, "text")
   assert ids1 == ids0[::-1]
   np.testing.assert_allclose(text1, text0[::-1], atol=1e-5)
+
+
+def test_nan_written_into_an_up_to_date_file_is_recomputed(catalog):
+  # The probe: a NaN written into fused.npy was kept as "up to date" (fingerprint +
+  # shape only); the manifest now holds each file's sha256.
+  data_dir, _ = catalog
+  path = os.path.join(data_dir, "embeddings", "fused.npy")
+  stage.run(data_dir, stage.EmbedConfig())
+  good = np.load(path)
+  bad = good.copy()
+  bad[3, 0] = np.nan
+  np.save(path, bad)
+  report = stage.run(data_dir, stage.EmbedConfig())
+  assert report["text"]["skipped"] and not report["fused"]["skipped"]
+  np.testing.assert_array_equal(np.load(path), good)
+  # A manifest from before the hashes: a non-finite file is still not "up to date".
+  manifest_path = os.path.join(data_dir, "embeddings", "manifest.json")
+  manifest = json.load(open(manifest_path))
+  for entry in manifest["modalities"].values():
+    entry.pop("sha256", None)
+  json.dump(manifest, open(manifest_path, "w"))
+  np.save(path, bad)
+  assert not stage.run(data_dir, stage.EmbedConfig())["fused"]["skipped"]
+  assert np.isfinite(np.load(path)).all()

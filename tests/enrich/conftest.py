@@ -8,6 +8,8 @@ import pytest
 from PIL import Image
 from PIL import ImageDraw
 
+from gr_jax_tasks import testing
+
 S = 72
 COLOURS = {"red": (220, 20, 30), "blue": (20, 70, 240), "green": (20, 175, 50),
            "yellow": (250, 225, 30)}
@@ -67,6 +69,7 @@ TITLES = ["Ceramic coffee mug", "Wireless gaming controller for Xbox", "Yoga mat
 def write_dataset(data_dir: str, n: int = 8, extra_no_image: bool = True) -> list[dict]:
   """Writes `n` imaged items (+ one without image, one with a missing file); returns the items."""
   os.makedirs(os.path.join(data_dir, "images"), exist_ok=True)
+  testing.mark_prepared(data_dir)
   items = []
   for k in range(n):
     shape, colour, pattern = SPECS[k % len(SPECS)]

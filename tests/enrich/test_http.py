@@ -2,6 +2,7 @@
 
 import base64
 import collections
+import dataclasses
 import http.server
 import io
 import json
@@ -13,6 +14,7 @@ import time
 import pytest
 from PIL import Image
 
+from gr_jax import io_utils
 from gr_jax.enrich import backends
 from gr_jax.enrich import stage
 from gr_jax.enrich.backends import http as http_backend
@@ -213,7 +215,7 @@ def test_stage_over_http_records_retries_failures_and_never_writes_the_key(
                            caption_model="fake-vl", interest_model="fake-llm",
                            base_url=server.base_url, api_key_env="GR_JAX_TEST_KEY",
                            timeout_s=0.4, max_retries=2, backoff_s=0.01, concurrency=4,
-                           progress=True)
+                           progress=True, max_failed=0.5)
   report = stage.run_enrich(dataset, cfg)
   caps = {json.loads(l)["item_id"]: json.loads(l) for l in open(
       os.path.join(dataset, "enrich", "captions.jsonl"))}
@@ -255,3 +257,99 @@ def test_stage_over_http_records_retries_failures_and_never_writes_the_key(
   assert report["captions"]["cached"] == 9 and report["captions"]["done"] == 0
   assert report["interests"]["cached"] == 8
   assert sum(server.calls.values()) - before == 3 + 2 * 3  # E500 x3; BADANSWER x3, E500 x3
+
+
+# ---- fault probes (issue 20): errors no retry can fix end the run at once --------------------
+class _Status(http.server.BaseHTTPRequestHandler):
+  """Answers every POST with the class's status and body."""
+  status, body = 404, b'{"error": "not found"}'
+
+  def log_message(self, *args):
+    pass
+
+  def do_POST(self):
+    self.send_response(self.status)
+    self.send_header("Content-Length", str(len(self.body)))
+    self.end_headers()
+    self.wfile.write(self.body)
+
+
+def _serve(status, body):
+  handler = type("H", (_Status,), {"status": status, "body": body})
+  httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+  httpd.daemon_threads = True
+  threading.Thread(target=httpd.serve_forever, daemon=True).start()
+  return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+
+
+def _closed_port_url():
+  import socket  # pylint: disable=g-import-not-at-top
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  return f"http://127.0.0.1:{port}/v1"  # Nothing listens there any more.
+
+
+@pytest.mark.parametrize("status,body", [
+    (404, b'{"error": "no route"}'),
+    (404, b'{"error": {"message": "The model `nope` does not exist."}}'),
+    (400, b'{"error": "model \'nope\' not found, try pulling it first"}'),
+    (403, b'{"error": "forbidden"}')])
+def test_unfixable_http_errors_are_fatal_at_the_first_attempt(status, body, monkeypatch):
+  monkeypatch.setenv("GR_JAX_TEST_KEY", SECRET)
+  httpd, url = _serve(status, body)
+  try:
+    client = http_backend.HttpChatClient(url, "nope", api_key_env="GR_JAX_TEST_KEY",
+                                         max_retries=4, backoff_s=5.0)
+    t0 = time.monotonic()
+    with pytest.raises(backends.FatalBackendError, match=f"HTTP {status} from {url}") as err:
+      client.chat(_msgs("OK"))
+    assert time.monotonic() - t0 < 2.0 and SECRET not in str(err.value)
+  finally:
+    httpd.shutdown()
+    httpd.server_close()
+  # A 400 that is not about the model is an ordinary per-item failure.
+  httpd, url = _serve(400, b'{"error": "max_tokens too large"}')
+  try:
+    with pytest.raises(backends.RequestError):
+      http_backend.HttpChatClient(url, "m", max_retries=0).chat(_msgs("OK"))
+  finally:
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_dead_server_ends_enrich_in_seconds_with_one_line_and_no_report(dataset, monkeypatch,
+                                                                        capsys):
+  # The issue's probe: a closed port took 547 s (1,528 retries) and exited 0 with no captions.
+  monkeypatch.setenv("GR_JAX_TEST_KEY", SECRET)
+  url = _closed_port_url()
+  from gr_jax import cli  # pylint: disable=g-import-not-at-top
+  t0 = time.monotonic()
+  code = cli.main(["enrich", "--data", dataset, "--backend", "http", "--model", "m",
+                   "--base_url", url, "--api_key_env", "GR_JAX_TEST_KEY", "--no_progress"])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and time.monotonic() - t0 < 10
+  assert len(err) == 1 and url in err[0] and "connection refused" in err[0]
+  assert SECRET not in err[0]
+  assert not os.path.exists(os.path.join(dataset, "enrich", "report.json"))
+
+
+def test_all_or_too_many_failed_items_fail_the_stage(server, dataset, monkeypatch):
+  monkeypatch.setenv("GR_JAX_TEST_KEY", SECRET)
+  _titles(dataset, ["Mug E500", "Bottle E500", "Mat OK", "Pan OK"])
+  cfg = stage.EnrichConfig(caption_backend="http", interests=False, caption_model="fake-vl",
+                           base_url=server.base_url, api_key_env="GR_JAX_TEST_KEY",
+                           max_retries=0, backoff_s=0.01, progress=False, max_failed=0.1,
+                           max_consecutive_failures=0)
+  report_path = os.path.join(dataset, "enrich", "report.json")
+  with pytest.raises(io_utils.StageError, match=r"caption: 2 of 10 items failed .* at "
+                     + server.base_url):
+    stage.run_enrich(dataset, cfg)
+  assert not os.path.exists(report_path)
+  report = stage.run_enrich(dataset, dataclasses.replace(cfg, max_failed=0.5))
+  assert report["captions"]["failed_items"] == 2 and os.path.exists(report_path)
+  # Every item failed: no done-marker whatever --max-failed says.
+  _titles(dataset, ["E500"] * 10)
+  with pytest.raises(io_utils.StageError, match="10 of 10 items failed"):
+    stage.run_enrich(dataset, dataclasses.replace(cfg, max_failed=1.0))
+  assert not os.path.exists(report_path)

@@ -89,3 +89,21 @@ def test_record_fields():
   assert rec == {"item_id": "a", "caption": "", "status": "failed", "backend": "fake",
                  "model": "m", "prompt_version": "v", "key": "k", "content_hash": "h",
                  "attempts": 2, "raw": "zz", "error": "malformed: x"}
+
+
+def test_circuit_breaker_stops_after_consecutive_failures(tmp_path):
+  # 50 items that all fail: the run stops after 5 in a row instead of trying all 50.
+  jobs = [Job(f"boom{k:02d}") for k in range(50)]
+  w = Worker()
+  with pytest.raises(backends.FatalBackendError, match="5 items in a row failed with fake 'm'"):
+    runner.run(jobs, w, _cache(tmp_path), concurrency=1, progress=False,
+               max_consecutive_failures=5)
+  assert len(w.seen) == 5
+  # A success resets the streak; 0 turns the breaker off.
+  mixed = [Job(f"boom{k}") if k % 3 else Job(f"ok{k}") for k in range(12)]
+  counts, _ = runner.run(mixed, Worker(), _cache(tmp_path / "b"), progress=False,
+                         max_consecutive_failures=3)
+  assert counts.failed == 8 and counts.done == 4
+  counts, _ = runner.run(jobs, Worker(), _cache(tmp_path / "c"), progress=False,
+                         max_consecutive_failures=0)
+  assert counts.failed == 50

@@ -12,6 +12,7 @@ from gr_jax import io_utils
 from gr_jax.data import sids
 from gr_jax.rqvae import stage
 from gr_jax.rqvae.config import TokenizerConfig
+from gr_jax_tasks import testing
 
 N = 96
 
@@ -25,6 +26,7 @@ def _write_embeddings(root, n=N, dims=(("text", 12), ("image", 12), ("fused", 16
     np.save(os.path.join(emb, f"{m}.npy"), x / np.linalg.norm(x, axis=1, keepdims=True))
   with open(os.path.join(emb, "ids.txt"), "w") as f:
     f.writelines(f"item{i}\n" for i in range(n))
+  testing.mark_prepared(str(root))
   return str(root)
 
 
@@ -116,6 +118,7 @@ def test_cli_with_gin_file_bindings_and_seed(tmp_path, capsys):
 
 
 def test_cli_reports_missing_embeddings(tmp_path, capsys):
+  testing.mark_prepared(str(tmp_path))
   rc = cli.main(["tokenize", "--data", str(tmp_path), "--gin_file", "gin/rqvae/demo_tiger.gin"])
   assert rc == 1
   assert "gr-jax embed" in capsys.readouterr().err

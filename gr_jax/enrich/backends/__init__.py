@@ -12,6 +12,8 @@ import dataclasses
 import importlib
 from typing import Protocol
 
+from gr_jax import io_utils
+
 CHAT_BACKENDS = {
     "http": ("gr_jax.enrich.backends.http", "HttpChatClient"),
     "llamacpp": ("gr_jax.enrich.backends.llamacpp", "LlamaCppChatClient"),
@@ -28,8 +30,8 @@ class RequestError(RuntimeError):
     self.attempts = attempts
 
 
-class FatalBackendError(RuntimeError):
-  """A configuration/authentication error that would fail every item: aborts the run."""
+class FatalBackendError(io_utils.StageError):
+  """An error that would fail every item (server down, auth, unknown model): aborts the run."""
 
 
 @dataclasses.dataclass

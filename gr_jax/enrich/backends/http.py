@@ -2,8 +2,11 @@
 
 POSTs `{base_url}/chat/completions` with the standard body; images travel as
 `image_url` parts (base64 data URLs built by the captioner). Retries with
-exponential backoff (and `Retry-After`) on timeouts, connection errors, HTTP
-408/409/425/429/5xx and malformed response bodies; HTTP 401/403 abort the run.
+exponential backoff (and `Retry-After`) on timeouts, dropped connections, HTTP
+408/409/425/429/5xx and malformed response bodies. Errors no retry can fix abort the
+run at once (FatalBackendError naming the URL): connection refused, unknown host,
+HTTP 401/403 (the key), 404 (a wrong base URL or an unknown model) and a 400/422
+saying the model does not exist.
 The API key is read from the environment variable named by `api_key_env`, sent
 only in the Authorization header, and scrubbed from every message this module
 produces; it is never logged or written.
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import random
+import re
 import socket
 import time
 import urllib.error
@@ -26,7 +30,9 @@ from gr_jax.enrich.backends import FatalBackendError
 from gr_jax.enrich.backends import RequestError
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-FATAL_STATUS = frozenset({401, 403})
+FATAL_STATUS = frozenset({401, 403, 404})
+_UNKNOWN_MODEL = re.compile(r"model.{0,80}(not (be )?found|does not exist|unknown|not available)|"
+                            r"(unknown|invalid) model", re.IGNORECASE | re.DOTALL)
 
 
 class _Retry(Exception):
@@ -84,9 +90,10 @@ class HttpChatClient:
         raw = resp.read()
     except urllib.error.HTTPError as e:
       detail = self.redact(e.read()[:200].decode("utf-8", "replace"))
-      if e.code in FATAL_STATUS:
-        raise FatalBackendError(
-            f"HTTP {e.code} from {self.url} (check ${self.api_key_env}): {detail}") from None
+      if e.code in FATAL_STATUS or (e.code in (400, 422) and _UNKNOWN_MODEL.search(detail)):
+        hint = (f"check ${self.api_key_env}" if e.code in (401, 403) else
+                f"check the base URL and the model name {self.model!r}")
+        raise FatalBackendError(f"HTTP {e.code} from {self.url} ({hint}): {detail}") from None
       if e.code in RETRY_STATUS:
         retry_after = None
         try:
@@ -98,6 +105,10 @@ class HttpChatClient:
     except (socket.timeout, TimeoutError) as e:
       raise _Retry(f"timeout after {self.timeout_s}s ({type(e).__name__})") from None
     except urllib.error.URLError as e:
+      if isinstance(e.reason, (ConnectionRefusedError, socket.gaierror)):
+        why = ("connection refused (is the server running?)"
+               if isinstance(e.reason, ConnectionRefusedError) else f"unknown host ({e.reason})")
+        raise FatalBackendError(f"cannot reach {self.url}: {self.redact(why)}") from None
       raise _Retry(f"connection error: {self.redact(e.reason)}") from None
     except (ConnectionError, http.client.HTTPException, OSError) as e:
       raise _Retry(f"connection error: {type(e).__name__}: {self.redact(e)}") from None
