@@ -134,6 +134,19 @@ def data_stages(data_dir: str, prepare_args: Sequence[str]) -> list[Stage]:
   ]
 
 
+def collab_stage(data_dir: str, seed: int, epochs: Optional[int] = None) -> Stage:
+  """SASRec item embeddings of the train split -> DIR/embeddings/collab.npy (collaborative SIDs)."""
+  argv = ["collab-embed", "--data", data_dir, "--seed", str(seed), "--no_progress"]
+  if epochs:
+    argv += ["--epochs", str(int(epochs))]
+  return Stage("collab-embed", gr_jax_command(*argv),
+               produces=layout.embeddings_path(data_dir, layout.COLLAB_INFO))
+
+
+# Tokenizer bindings of the collaborative-SID variant of any method (after `collab_stage`).
+COLLAB_BINDINGS = ("TokenizerConfig.collaborative='concat'",)
+
+
 def tokenize_stage(data_dir: str, method: str, seed: int, run: Optional[str] = None,
                    gin_bindings: Sequence[str] = (), name: Optional[str] = None) -> Stage:
   """One RQ-VAE run (`gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json.
