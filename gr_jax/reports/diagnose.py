@@ -192,6 +192,7 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
     texts = rec.history_inputs(task, [h for h, ok in zip(histories, keep) if ok], mod)
     sid = catalog.tokens_NxL[[row_of[int(t)] for t in targets[keep]]].astype(np.int32)
     tf = teacher_forced(rec, texts, sid, mod)
+    prompt_lengths = np.array([len(rec.vocab.encode(t)) + 1 for t in texts])  # + eos.
     first_rank = tf.pop("first_level_rank")
     plain, _ = rec.decode_sids(texts, mod, desc=f"{task} plain")
     forced = np.full_like(sid, -1)
@@ -204,6 +205,10 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
     hits_by_system[name], lists[name] = hit_plain, plain
     report["tasks"][task] = {
         "modality": mod, "n": int(keep.sum()), "teacher_forced": tf,
+        # Prompts longer than the model's input length lose their END (the most recent items).
+        "inputs_truncated": hr_with_se(prompt_lengths > rec.input_length),
+        "prompt_tokens": {"max": int(prompt_lengths.max()), "mean": float(prompt_lengths.mean()),
+                          "input_length": rec.input_length},
         "first_level_in_beam_after_step1": hr_with_se(first_rank < rec.beam_size),
         "first_level_top1": hr_with_se(first_rank == 0),
         "top1_first_level_correct": hr_with_se(plain_first == sid[:, 0]),
@@ -313,7 +318,12 @@ def markdown(report: Mapping) -> str:
     lines.append(f"Loss at step {tr[0]}: train {tr[1]:.4f}"
                  + (f", valid {va[1]:.4f} (step {va[0]})" if va else ", no valid loss logged") + ".")
     lines.append("")
-  lines += ["| task | level acc. (level codes) | level acc. (argmax) | whole SID | first level in beam "
+  for task, t in report["tasks"].items():
+    p = t["prompt_tokens"]
+    lines.append(f"{task}: {t['inputs_truncated']['value']:.1%} of the prompts exceed the input length "
+                 f"{p['input_length']} (max {p['max']}, mean {p['mean']:.1f} tokens) and lose their "
+                 "most recent items.")
+  lines += ["", "| task | level acc. (level codes) | level acc. (argmax) | whole SID | first level in beam "
             "after step 1 | first level top-1 | " + f"HR@{k} | HR@{k} true first level |",
             "|---|---|---|---:|---:|---:|---:|---:|"]
   for task, t in report["tasks"].items():

@@ -71,6 +71,7 @@ def test_copy_model_diagnosis_values(copy_dataset, tmp_path):
   assert tf["all_levels_accuracy"] == pytest.approx(0.5)
   assert t["first_level_in_beam_after_step1"]["value"] >= t["first_level_top1"]["value"] >= 0.5
   assert t["HR@5"]["se"] == pytest.approx(np.sqrt(0.5 * 0.5 / 10)) or t["HR@5"]["value"] != 0.5
+  assert t["inputs_truncated"]["value"] == 0.0 and t["prompt_tokens"]["input_length"] == 128
   assert report["loss_curves"] == {"train": [[100, 2.0], [200, 1.5]], "valid": [[200, 1.7]]}
   assert set(report["systems"]) == {"tiger", "sasrec"}
   for m in report["systems"].values():
@@ -82,6 +83,16 @@ def test_copy_model_diagnosis_values(copy_dataset, tmp_path):
   for png in ("loss_curves.png", "diagnose.png", "items_per_code.png"):
     assert os.path.getsize(os.path.join(out, png)) > 1000
   assert json.load(open(os.path.join(out, "diagnose.json")))["num_users"] == 10
+
+
+def test_truncated_prompts_are_counted(copy_dataset):
+  length = _sid_len(copy_dataset)
+  rec = _recommender(copy_dataset, lambda v: toy_seq2seq.CopyLastItemModel(v, length),
+                     beam_size=4, top_k=4, batch_size=4)
+  rec.input_length = 12  # Shorter than every seqrec prompt.
+  report = diagnose.diagnose(rec, None, "test", baselines=())
+  assert report["tasks"]["seqrec"]["inputs_truncated"]["value"] == 1.0
+  assert report["tasks"]["seqrec"]["prompt_tokens"]["max"] > 12
 
 
 def test_oracle_prefix_pins_the_first_level(copy_dataset):
