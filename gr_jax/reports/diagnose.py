@@ -171,8 +171,11 @@ def _history_buckets(histories, hits_by_system: Mapping[str, np.ndarray]) -> dic
 
 def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
              max_users: Optional[int] = None, sasrec_config=None, out_dir: Optional[str] = None,
-             baselines: Sequence[str] = ("sasrec",)) -> dict:
-  """All measurements of the module docstring for a `recommend.Recommender`."""
+             baselines: Sequence[str] = ("sasrec",), baseline_cache: Optional[str] = None) -> dict:
+  """All measurements of the module docstring for a `recommend.Recommender`.
+
+  SASRec is trained as `gr-jax evaluate` trains it and cached in `baseline_cache`
+  (default OUT/baselines; pass an evaluation's `eval/test/baselines` to reuse its model)."""
   from gr_jax import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
   examples = evaluate.split_examples(rec.data_dir, split, max_users)
   histories = [ex.history for ex in examples]
@@ -217,7 +220,7 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
   if baselines:
     preds = evaluate.baseline_predictions(
         rec.data_dir, examples, rec.item_ids, k, baselines, sasrec_config,
-        os.path.join(out_dir, "baselines") if out_dir else None, rec.progress)
+        baseline_cache or (os.path.join(out_dir, "baselines") if out_dir else None), rec.progress)
     for name, items in preds.items():
       hits_by_system[name] = (np.asarray(items) == targets[:, None]).any(1)
       lists[name] = items
@@ -379,6 +382,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--baselines", default="sasrec",
                       help="Comma-separated baselines shown side by side ('' for none).")
   parser.add_argument("--sasrec_epochs", type=int, default=None)
+  parser.add_argument("--baseline_cache", default=None,
+                      help="SASRec cache dir (default OUT/baselines); e.g. MODEL_DIR/eval/test/baselines "
+                      "of a `gr-jax evaluate` run reuses its SASRec when data and config match.")
 
 
 def main(args) -> int:
@@ -390,7 +396,7 @@ def main(args) -> int:
                                              top_k=args.top_k, batch_size=args.batch_size)
   cfg = sasrec.SASRecConfig(**({"epochs": args.sasrec_epochs} if args.sasrec_epochs else {}))
   report = diagnose(rec, args.model_dir, split, args.max_users, cfg, out_dir,
-                    [b for b in args.baselines.split(",") if b.strip()])
+                    [b for b in args.baselines.split(",") if b.strip()], args.baseline_cache)
   report["model_dir"] = os.path.abspath(args.model_dir)
   write(report, out_dir)
   print(markdown(report))

@@ -194,6 +194,19 @@ def evaluate_stage(model_dir: str, profile: Profile, baselines: Sequence[str] = 
                produces=layout.eval_report_path(model_dir, "test"))
 
 
+def diagnose_stage(model_dir: str, profile: Profile, baseline_cache: Optional[str] = None) -> Stage:
+  """`gr-jax diagnose` on the test split -> MODEL_DIR/eval/test/diagnose/diagnose.json."""
+  argv = ["diagnose", "--model_dir", model_dir, "--split", "test"]
+  if profile.eval_users:
+    argv += ["--max_users", str(profile.eval_users)]
+  if profile.sasrec_epochs:
+    argv += ["--sasrec_epochs", str(profile.sasrec_epochs)]
+  if baseline_cache:
+    argv += ["--baseline_cache", baseline_cache]
+  return Stage(f"diagnose:{os.path.basename(model_dir)}", gr_jax_command(*argv),
+               produces=os.path.join(model_dir, layout.EVAL_DIR, "test", "diagnose", "diagnose.json"))
+
+
 def parse_methods(text: str) -> list[str]:
   """'tiger,macrec' -> ['tiger', 'macrec'] (unknown names are an error)."""
   methods = [m.strip() for m in text.split(",") if m.strip()]
