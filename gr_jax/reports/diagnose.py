@@ -266,6 +266,8 @@ def _plots(report: Mapping, out_dir: str) -> dict:
     levels = np.arange(1, len(t["teacher_forced"]["level_accuracy"]) + 1)
     axes[0].plot(levels, t["teacher_forced"]["level_accuracy"], "o-", label=f"{task} (level codes)")
     axes[0].plot(levels, t["teacher_forced"]["argmax_accuracy"], "x--", label=f"{task} (argmax)")
+  axes[0].set_xticks(np.arange(1, max(len(t["teacher_forced"]["level_accuracy"])
+                                      for t in tasks.values()) + 1))
   axes[0].set_xlabel("SID level"), axes[0].set_ylabel("teacher-forced accuracy")
   axes[0].set_ylim(0, 1), axes[0].legend(fontsize=7)
   k = report["top_k"]
