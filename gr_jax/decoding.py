@@ -157,22 +157,25 @@ def _top_k_candidates(cand_BxKxW: jax.Array, k: int):
 def constrained_beam_search(tokens_to_logits: TokensToLogits, initial_cache, trie: Trie,
                             batch_size: int, beam_size: int, top_k: Optional[int] = None,
                             eos_id: int = 1, decoder_start_id: int = 0,
-                            include_eos: bool = True) -> BeamResult:
+                            include_eos: bool = True,
+                            forced_tokens: Optional[jax.Array] = None) -> BeamResult:
   """Beam search whose every hypothesis is a prefix of a catalog SID; jit-able.
 
   Scores are the model's log-probabilities of the SID tokens (not renormalised
   over the allowed tokens), plus log p(eos | SID) with `include_eos`, i.e. the
   teacher-forced score of `SID + eos`. Beams are distinct, so the K results are
   K distinct items. `initial_cache` leaves have leading dim batch_size * beam_size.
+  `forced_tokens` [batch, L] (vocab id, or -1 = free) pins SID positions per user,
+  e.g. the true first level for an oracle-prefix diagnosis.
   """
   logits_fn = lambda t, seq, last_M, cache: tokens_to_logits(last_M[:, None], cache)
   return _trie_search(logits_fn, initial_cache, trie, batch_size, beam_size, top_k, eos_id,
-                      decoder_start_id, include_eos)
+                      decoder_start_id, include_eos, forced_tokens)
 
 
 def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_size: int,
                  top_k: Optional[int], eos_id: int, decoder_start_id: int,
-                 include_eos: bool) -> BeamResult:
+                 include_eos: bool, forced_tokens: Optional[jax.Array] = None) -> BeamResult:
   """`constrained_beam_search` over `logits_fn(step, sequences_BxKxL, last_tokens_M, cache)`."""
   k = beam_size
   top_k = k if top_k is None else top_k
@@ -193,6 +196,10 @@ def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_siz
     cand_lp = jnp.take_along_axis(logp_MxV, jnp.maximum(token_MxW, 0), axis=1)
     cand_BxKxW = (scores_BxK.reshape(-1, 1) + cand_lp).reshape(b, k, width)
     alive = (child_MxW >= 0).reshape(b, k, width) & (scores_BxK > _DEAD)[:, :, None]
+    if forced_tokens is not None:  # Pinned positions keep only their token.
+      forced_B = lax.dynamic_index_in_dim(forced_tokens, t, axis=1, keepdims=False)
+      alive &= ((forced_B[:, None, None] < 0)
+                | (token_MxW.reshape(b, k, width) == forced_B[:, None, None]))
     cand_BxKxW = jnp.where(alive, cand_BxKxW, NEG_INF)
     new_scores, beam_BxK, c_BxK = _top_k_candidates(cand_BxKxW, k)
     pick = lambda x_MxW: jnp.take_along_axis(
@@ -223,15 +230,17 @@ def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_siz
 def make_sid_predict_fn(model, beam_size: int, top_k: Optional[int] = None,
                         include_eos: bool = True, eos_id: int = 1, decoder_start_id: int = 0):
   """Jitted `fn(params, encoder_input_tokens_BxT, trie) -> BeamResult` for a model with
-  `make_decoding_fns(params, encoder_input_tokens, num_beams, max_decode_length)`."""
+  `make_decoding_fns(params, encoder_input_tokens, num_beams, max_decode_length)`;
+  `fn(..., forced_tokens=[B, L])` pins SID positions (see `constrained_beam_search`)."""
 
   @jax.jit
-  def predict(params, encoder_input_tokens, trie: Trie) -> BeamResult:
+  def predict(params, encoder_input_tokens, trie: Trie, forced_tokens=None) -> BeamResult:
     tokens_to_logits, cache = model.make_decoding_fns(
         params, encoder_input_tokens, beam_size, trie.sid_length + 1)
     return constrained_beam_search(
         tokens_to_logits, cache, trie, encoder_input_tokens.shape[0], beam_size, top_k,
-        eos_id=eos_id, decoder_start_id=decoder_start_id, include_eos=include_eos)
+        eos_id=eos_id, decoder_start_id=decoder_start_id, include_eos=include_eos,
+        forced_tokens=forced_tokens)
 
   return predict
 

@@ -170,13 +170,24 @@ class Recommender:
         batch = jax.device_put(batch, self._sharding)
       yield len(chunk), batch
 
-  def decode_sids(self, texts: Sequence[str], modality: str, desc: str = "decode"):
-    """Constrained beam search per input -> (catalog indices [U, top_k] (-1 none), log-probs)."""
+  def decode_sids(self, texts: Sequence[str], modality: str, desc: str = "decode",
+                  forced_tokens: Optional[np.ndarray] = None):
+    """Constrained beam search per input -> (catalog indices [U, top_k] (-1 none), log-probs).
+
+    `forced_tokens` [U, L] pins SID positions per input (vocab id, -1 = free)."""
     catalog = self.catalogs[modality]
     fn = _sid_predict_fn(self.model, self.beam_size, self.top_k, self.vocab.eos_id)
     items, scores = [], []
+    start = 0
     for n, batch in self._batches(texts, desc):
-      res = jax.device_get(fn(self.params, batch, catalog.trie))
+      forced = None
+      if forced_tokens is not None:
+        forced = np.full([batch.shape[0], catalog.tokens_NxL.shape[1]], -1, np.int32)
+        forced[:n] = forced_tokens[start:start + n]
+        if self._sharding is not None:
+          forced = jax.device_put(forced, self._sharding)
+      start += n
+      res = jax.device_get(fn(self.params, batch, catalog.trie, forced))
       rows = np.asarray(res.items[:n])
       items.append(np.where(rows >= 0, catalog.catalog_index[np.maximum(rows, 0)], -1))
       scores.append(np.asarray(res.scores[:n]))

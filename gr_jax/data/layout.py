@@ -44,6 +44,10 @@ EMBED_IDS = "ids.txt"
 EMBED_MANIFEST = "manifest.json"
 EMBED_REPORT = "report.json"
 FUSED = "fused.npy"
+# collaborative item embeddings (SASRec on the train split; `gr-jax collab-embed`)
+COLLAB = "collab.npy"
+COLLAB_IDS = "collab_ids.txt"
+COLLAB_INFO = "collab.json"
 # tokenize
 TOKENIZER_DIR = "tokenizer"
 SIDS = "sids.json"

@@ -123,4 +123,7 @@ def write(out_dir: str, results: Mapping, title: str = "gr_jax demo results") ->
   for m in {r.get("method") for r in results["rows"]} - {"popularity", "sasrec", None}:
     lines.append(f"- {DISPLAY.get(m, m)}: per-run report `runs/{m}/eval/test/report.md`, "
                  f"SID report `data/tokenizer/{m}/sid_report.json`")
+    if os.path.exists(os.path.join(out_dir, "runs", m, "eval", "test", "diagnose", "diagnose.md")):
+      lines.append(f"  - diagnosis (SID levels, true first level, popularity vs SASRec): "
+                   f"`runs/{m}/eval/test/diagnose/diagnose.md`")
   io_utils.atomic_write_text(os.path.join(out_dir, REPORT_MD), "\n".join(lines) + "\n")

@@ -9,6 +9,8 @@ import gin
 
 MODALITIES = ("text", "image", "fused")
 COLLISION_STRATEGIES = ("reassign", "append", "none")
+# Collaborative signal in the tokenizer input (DIR/embeddings/collab.npy, `gr-jax collab-embed`).
+COLLABORATIVE = ("none", "concat", "replace")
 
 
 @gin.configurable(module="gr_jax.rqvae")
@@ -45,6 +47,11 @@ class TokenizerConfig:
   # Cosine similarities in the InfoNCE terms (as the info_nce package peers use); False: raw
   # inner products as written in the paper (the encoder can then inflate the latent scale).
   contrastive_cosine: bool = True
+  # Collaborative SIDs: 'concat' appends the train-split SASRec item embeddings to every
+  # modality's input (each block scaled to unit mean row norm, the collaborative one times
+  # `collaborative_weight`); 'replace' uses them alone (datasets without content).
+  collaborative: str = "none"
+  collaborative_weight: float = 1.0
   # Output.
   collision: str = "reassign"  # reassign | append | none.
   checkpoint_every: int = 500  # Steps between checkpoints (resume after a kill).
@@ -58,6 +65,10 @@ class TokenizerConfig:
       raise ValueError("dual (MACRec) needs modalities=('text', 'image')")
     if self.collision not in COLLISION_STRATEGIES:
       raise ValueError(f"collision must be one of {COLLISION_STRATEGIES}, got {self.collision!r}")
+    if self.collaborative not in COLLABORATIVE:
+      raise ValueError(f"collaborative must be one of {COLLABORATIVE}, got {self.collaborative!r}")
+    if self.collaborative_weight <= 0:
+      raise ValueError(f"collaborative_weight must be > 0, got {self.collaborative_weight}")
     if not self.codebook_sizes or min(self.codebook_sizes) < 1:
       raise ValueError(f"bad codebook_sizes {self.codebook_sizes}")
     if self.dual and len(self.con_weights) != len(self.codebook_sizes):

@@ -25,17 +25,63 @@ def _fingerprint(ids: Sequence[str], data: dict) -> dict:
   return {"n_items": len(ids), "ids_sha1": h, "dims": {m: int(a.shape[1]) for m, a in data.items()}}
 
 
+def _unit_scale(x_NxD: np.ndarray) -> np.ndarray:
+  """Centred, scaled to a mean row norm of 1 (so concatenated blocks weigh alike)."""
+  x = np.asarray(x_NxD, np.float32)
+  x = x - x.mean(0, keepdims=True)
+  return x / max(float(np.linalg.norm(x, axis=1).mean()), 1e-12)
+
+
+def read_collaborative(data_dir: str) -> tuple[list[str], np.ndarray, dict]:
+  """(ids, [N, D] embeddings, info) of DIR/embeddings/collab.*, checked."""
+  npy = layout.embeddings_path(data_dir, layout.COLLAB)
+  ids_path = layout.embeddings_path(data_dir, layout.COLLAB_IDS)
+  info_path = layout.embeddings_path(data_dir, layout.COLLAB_INFO)
+  for path in (npy, ids_path, info_path):
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{path} not found: run `gr-jax collab-embed --data {data_dir}` first "
+                              "(TokenizerConfig.collaborative needs it)")
+  ids = [line.rstrip("\n") for _, line in io_utils.iter_lines(ids_path)]
+  arr = np.load(npy, allow_pickle=False)
+  if arr.ndim != 2 or arr.shape[0] != len(ids):
+    raise io_utils.BadInputError(npy, None, None,
+                                 f"expected [{len(ids)}, D] (one row per line of {ids_path}), "
+                                 f"got shape {arr.shape}")
+  return ids, arr.astype(np.float32), io_utils.read_json(info_path)
+
+
+def collaborative_inputs(data_dir: str, cfg) -> tuple[list[str], dict[str, np.ndarray], dict]:
+  """(ids, {modality: tokenizer input}, fingerprint extra) with the collaborative signal fused in."""
+  if cfg.collaborative == "none":
+    ids, data = embed_stage.read_embeddings(data_dir, cfg.modalities)
+    return ids, data, {}
+  cids, collab, info = read_collaborative(data_dir)
+  extra = {"collaborative": cfg.collaborative, "collab_key": info.get("key")}
+  if cfg.collaborative == "replace":  # No content embeddings needed.
+    block = _unit_scale(collab)
+    return cids, {m: block for m in cfg.modalities}, extra
+  ids, data = embed_stage.read_embeddings(data_dir, cfg.modalities)
+  row = {item: n for n, item in enumerate(cids)}
+  missing = [i for i in ids if i not in row]
+  if missing:
+    raise io_utils.BadInputError(layout.embeddings_path(data_dir, layout.COLLAB_IDS), None, "item_id",
+                                 f"{len(missing)} embedded items have no collaborative row "
+                                 f"(e.g. {missing[0]!r}); rerun gr-jax collab-embed")
+  block = _unit_scale(collab[[row[i] for i in ids]]) * float(cfg.collaborative_weight)
+  return ids, {m: np.concatenate([_unit_scale(x), block], 1) for m, x in data.items()}, extra
+
+
 def tokenize(data_dir: str, cfg, out_dir: Optional[str] = None, progress: bool = True) -> dict:
   """Runs the whole stage; returns the sid_report dict (also written to out_dir)."""
   from gr_jax.rqvae import collisions, kmeans, macrec, plots, sid_metrics, trainer  # pylint: disable=g-import-not-at-top
   from gr_jax.rqvae.config import prefixes_for  # pylint: disable=g-import-not-at-top
   out_dir = out_dir or layout.tokenizer_dir(data_dir, cfg.run)
   os.makedirs(out_dir, exist_ok=True)
-  ids, data = embed_stage.read_embeddings(data_dir, cfg.modalities)
+  ids, data, collab_extra = collaborative_inputs(data_dir, cfg)
   if len(ids) < 2:
     raise io_utils.BadInputError(os.path.join(data_dir, layout.EMBEDDINGS_DIR, layout.EMBED_IDS), None,
                                  None, f"need at least 2 items, got {len(ids)}")
-  config_doc = {"config": cfg.to_json(), "input": _fingerprint(ids, data)}
+  config_doc = {"config": cfg.to_json(), "input": dict(_fingerprint(ids, data), **collab_extra)}
   config_path = os.path.join(out_dir, "config.json")
   ckpt_dir = os.path.join(out_dir, "checkpoints")
   previous = io_utils.read_json_or_empty(config_path)

@@ -8,6 +8,8 @@ Studies (each a set of variants that share the dataset's splits and seeds):
   noise      TriAlignGR with a fraction p of captions swapped between items (robustness
              to noisy captions; captions.jsonl stays clean).
   macrec     MACRec with and without the contrastive quantization losses.
+  collab     TIGER, MACRec and TriAlignGR with and without collaborative semantic IDs (the
+             RQ-VAE input + SASRec item embeddings learned on the train split only).
 A variant that changes the enrichment view lives in its own dataset directory under
 OUT/variants/<name>/ that links the source's items/sequences/splits/images and copies its
 enrichment caches, so nothing is recomputed that the view does not change.
@@ -27,7 +29,8 @@ from gr_jax.data import layout
 from gr_jax.reports import results_table
 from gr_jax.runs import pipeline
 
-STUDIES = ("tasks", "captions", "interests", "noise", "macrec")
+STUDIES = ("tasks", "captions", "interests", "noise", "macrec", "collab")
+COLLAB_METHODS = (("tiger", "TIGER"), ("macrec", "MACRec"), ("trialign", "TriAlignGR"))
 TRIALIGN_TASKS = ("seqrec", "seqrec_title", "title2sid", "sid2title", "content2sid",
                   "sid2interest", "visdesc2sid", "visdesc2title")
 # Incremental task groups of the task study, in the order they are added.
@@ -138,6 +141,15 @@ def plan_ablation(data_dir: str, out_dir: str, studies: Sequence[str], profile: 
                                  gin_bindings=MACREC_NO_CONTRASTIVE))
     plan.variant("macrec", "MACRec w/o contrastive losses", "macrec_nocon", data_dir, "macrec",
                  tokenizer_run="macrec_nocon")
+  if "collab" in studies:
+    plan.add(pipeline.collab_stage(data_dir, seed, profile.sasrec_epochs))
+    for method, label in COLLAB_METHODS:
+      plan.add(pipeline.tokenize_stage(data_dir, method, seed))
+      plan.variant("collab", label, f"{method}_content", data_dir, method)
+      plan.add(pipeline.tokenize_stage(data_dir, method, seed, run=f"{method}_collab",
+                                       gin_bindings=pipeline.COLLAB_BINDINGS))
+      plan.variant("collab", f"{label} + collaborative SIDs", f"{method}_collab", data_dir, method,
+                   tokenizer_run=f"{method}_collab")
   return plan
 
 
@@ -198,7 +210,7 @@ def write_report(out_dir: str, rows: Sequence[dict], stage_seconds: dict) -> str
 def _order(rows: Sequence[dict]) -> list[dict]:
   """Task progression first (SeqRec ... all 8 tasks), then the other studies."""
   rank = {s: i for i, s in enumerate(("tasks", "reference", "captions", "interests", "noise",
-                                      "macrec"))}
+                                      "macrec", "collab"))}
   return sorted(rows, key=lambda r: rank.get(r["study"], 99))
 
 

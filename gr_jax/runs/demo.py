@@ -19,8 +19,8 @@ from gr_jax.runs import pipeline
 
 
 def stages_for(out_dir: str, profile: pipeline.Profile, methods: Sequence[str], seed: int,
-               train_steps: Optional[int] = None) -> list[pipeline.Stage]:
-  """The demo's stage list: data once, then tokenize/train/evaluate per method."""
+               train_steps: Optional[int] = None, diagnose: bool = False) -> list[pipeline.Stage]:
+  """The demo's stage list: data once, then tokenize/train/evaluate (/diagnose) per method."""
   data = os.path.join(out_dir, "data")
   runs = os.path.join(out_dir, "runs")
   stages = pipeline.data_stages(data, ["--source", "synthetic", "--out", data,
@@ -34,17 +34,21 @@ def stages_for(out_dir: str, profile: pipeline.Profile, methods: Sequence[str], 
     # The baselines depend only on the split: evaluate them once, with the first method.
     stages.append(pipeline.evaluate_stage(model_dir, profile,
                                           pipeline.BASELINES if i == 0 else ()))
+  if diagnose:  # After every evaluation, reusing the SASRec the first one trained.
+    cache = os.path.join(runs, methods[0], "eval", "test", "baselines")
+    stages += [pipeline.diagnose_stage(os.path.join(runs, m), profile, cache) for m in methods]
   return stages
 
 
 def run_demo(out_dir: str, profile_name: str = "full", methods: Sequence[str] = pipeline.METHODS,
-             seed: int = 0, train_steps: Optional[int] = None, log=print) -> dict:
+             seed: int = 0, train_steps: Optional[int] = None, log=print,
+             diagnose: bool = False) -> dict:
   """Runs (or resumes) the demo; returns the combined results (also written to out_dir)."""
   out_dir = os.path.abspath(out_dir)  # Stages run with out_dir as their cwd.
   profile = pipeline.PROFILES[profile_name]
   start = time.time()
   pipe = pipeline.Pipeline(out_dir, log=log)
-  seconds = pipe.run_all(stages_for(out_dir, profile, methods, seed, train_steps))
+  seconds = pipe.run_all(stages_for(out_dir, profile, methods, seed, train_steps, diagnose))
   results = results_table.collect(out_dir, methods, seconds)
   results.update(profile=profile_name, seed=seed, wall_seconds=time.time() - start,
                  sizes={"items": profile.items, "users": profile.users,
@@ -65,13 +69,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--train_steps", type=int, default=None,
                       help="Train steps of every method (default: the profile's per-method steps).")
   parser.add_argument("--seed", type=int, default=0, help="Seed of data, tokenizers and training.")
+  parser.add_argument("--diagnose", action="store_true",
+                      help="Also run `gr-jax diagnose` per method (about 1-2 min each on 2 cores); "
+                      "the report links runs/<method>/eval/test/diagnose/diagnose.md.")
 
 
 def main(args) -> int:
   """Entry point of `gr-jax demo`."""
   methods = pipeline.parse_methods(args.methods)
   try:
-    results = run_demo(args.out, args.profile, methods, args.seed, args.train_steps)
+    results = run_demo(args.out, args.profile, methods, args.seed, args.train_steps,
+                       diagnose=args.diagnose)
   except pipeline.StageFailed as e:
     print(f"gr-jax demo: {e}\nFix the cause and rerun the same command: finished stages are kept.")
     return 1

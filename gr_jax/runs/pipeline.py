@@ -134,6 +134,19 @@ def data_stages(data_dir: str, prepare_args: Sequence[str]) -> list[Stage]:
   ]
 
 
+def collab_stage(data_dir: str, seed: int, epochs: Optional[int] = None) -> Stage:
+  """SASRec item embeddings of the train split -> DIR/embeddings/collab.npy (collaborative SIDs)."""
+  argv = ["collab-embed", "--data", data_dir, "--seed", str(seed), "--no_progress"]
+  if epochs:
+    argv += ["--epochs", str(int(epochs))]
+  return Stage("collab-embed", gr_jax_command(*argv),
+               produces=layout.embeddings_path(data_dir, layout.COLLAB_INFO))
+
+
+# Tokenizer bindings of the collaborative-SID variant of any method (after `collab_stage`).
+COLLAB_BINDINGS = ("TokenizerConfig.collaborative='concat'",)
+
+
 def tokenize_stage(data_dir: str, method: str, seed: int, run: Optional[str] = None,
                    gin_bindings: Sequence[str] = (), name: Optional[str] = None) -> Stage:
   """One RQ-VAE run (`gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json.
@@ -179,6 +192,19 @@ def evaluate_stage(model_dir: str, profile: Profile, baselines: Sequence[str] = 
     argv += ["--sasrec_epochs", str(profile.sasrec_epochs)]
   return Stage(name or f"evaluate:{os.path.basename(model_dir)}", gr_jax_command(*argv),
                produces=layout.eval_report_path(model_dir, "test"))
+
+
+def diagnose_stage(model_dir: str, profile: Profile, baseline_cache: Optional[str] = None) -> Stage:
+  """`gr-jax diagnose` on the test split -> MODEL_DIR/eval/test/diagnose/diagnose.json."""
+  argv = ["diagnose", "--model_dir", model_dir, "--split", "test"]
+  if profile.eval_users:
+    argv += ["--max_users", str(profile.eval_users)]
+  if profile.sasrec_epochs:
+    argv += ["--sasrec_epochs", str(profile.sasrec_epochs)]
+  if baseline_cache:
+    argv += ["--baseline_cache", baseline_cache]
+  return Stage(f"diagnose:{os.path.basename(model_dir)}", gr_jax_command(*argv),
+               produces=os.path.join(model_dir, layout.EVAL_DIR, "test", "diagnose", "diagnose.json"))
 
 
 def parse_methods(text: str) -> list[str]:

@@ -27,6 +27,23 @@ def test_stage_plan_runs_each_method_after_shared_data_stages(tmp_path):
   assert ev[1][ev[1].index("--baselines") + 1] == ""
 
 
+def test_diagnose_stages_follow_the_evaluations_and_reuse_sasrec(tmp_path):
+  out = str(tmp_path)
+  stages = demo.stages_for(out, pipeline.PROFILES["quick"], ["tiger", "macrec"], seed=7,
+                           diagnose=True)
+  names = [s.name for s in stages]
+  assert names[-2:] == ["diagnose:tiger", "diagnose:macrec"]
+  assert names.index("evaluate:macrec") < names.index("diagnose:tiger")
+  argv = list(stages[-1].argv)
+  assert argv[argv.index("--baseline_cache") + 1] == os.path.join(out, "runs", "tiger", "eval", "test",
+                                                                  "baselines")
+  assert argv[argv.index("--max_users") + 1] == "200"
+  assert stages[-1].produces == os.path.join(out, "runs", "macrec", "eval", "test", "diagnose",
+                                             "diagnose.json")
+  assert "diagnose:tiger" not in [s.name for s in demo.stages_for(out, pipeline.PROFILES["quick"],
+                                                                  ["tiger"], seed=7)]
+
+
 def test_every_gin_file_the_demo_names_exists(tmp_path):
   for stage in demo.stages_for(str(tmp_path), pipeline.PROFILES["full"], pipeline.METHODS, seed=0):
     if "--gin_file" in stage.argv:
