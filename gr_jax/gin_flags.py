@@ -118,8 +118,14 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str],
   handlers = [h for logger in loggers for h in logger.handlers]
   for handler in handlers:  # Filters on loggers do not see records of child loggers.
     handler.addFilter(quiet)
+  # Top-level files go to gin as absolute paths: gin's package-path reader raises (instead of
+  # answering "not found") when a relative name's folder is also a namespace package on
+  # sys.path (e.g. `rqvae/x.gin` beside a `rqvae/` folder of tests).
+  dirs = list(search_paths) + [paths.GIN_DIR]
+  resolved = [os.path.abspath(name) if os.path.isfile(name) else (_find(name, dirs) or name)
+              for name in gin_files]
   try:
-    gin.parse_config_files_and_bindings(list(gin_files), list(bindings))
+    gin.parse_config_files_and_bindings(resolved, list(bindings))
   finally:
     for logger in loggers:
       logger.removeFilter(quiet)

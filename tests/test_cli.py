@@ -67,7 +67,7 @@ def test_train_with_a_truncated_sids_json_is_one_line(tmp_path, capsys):
   sids = os.path.join(data, "tokenizer", "tiger", "sids.json")
   with open(sids, "r+b") as f:
     f.truncate(os.path.getsize(sids) // 2)
-  argv = ["train", "--gin_file=gin/tiger.gin", f"--gin.MODEL_DIR='{tmp_path / 'm'}'",
+  argv = ["train", "--gin_file=gin/gr_jax/tiger.gin", f"--gin.MODEL_DIR='{tmp_path / 'm'}'",
           f"--gin.DATA_DIR='{data}'", "--gin.DATASET_NAME='trunc'", "--gin.TRAIN_STEPS=2",
           "--gin.TASK_FEATURE_LENGTHS={'inputs': 64, 'targets': 8}"]
   assert cli.main(argv) == 2
@@ -81,7 +81,7 @@ def test_python_m_train_refuses_an_unprepared_dir_in_one_line(tmp_path):
   data.mkdir()
   (data / "items.jsonl").write_text(json.dumps({"item_id": "a", "title": "A"}) + "\n")
   proc = subprocess.run(
-      [sys.executable, "-m", "gr_jax.train", "--gin_file=gin/tiger.gin",
+      [sys.executable, "-m", "gr_jax.train", "--gin_file=gin/gr_jax/tiger.gin",
        f"--gin.MODEL_DIR='{tmp_path / 'm'}'", f"--gin.DATA_DIR='{data}'",
        "--gin.DATASET_NAME='x'", "--gin.TRAIN_STEPS=2",
        "--gin.TASK_FEATURE_LENGTHS={'inputs': 64, 'targets': 8}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
