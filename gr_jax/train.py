@@ -70,9 +70,13 @@ class TrainState:
 def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str = "cosine",
                    warmup_steps: int = 100, final_learning_rate_factor: float = 0.0,
                    weight_decay: float = 0.01, b1: float = 0.9, b2: float = 0.999,
-                   eps: float = 1e-8, clip_norm: Optional[float] = 1.0):
-  """AdamW (decay on matrices only) with linear warmup then constant / cosine / linear / rsqrt.
+                   eps: float = 1e-8, clip_norm: Optional[float] = 1.0,
+                   decay_mask: str = "matrices"):
+  """AdamW with linear warmup then constant / cosine / linear / rsqrt.
 
+  `decay_mask`: "matrices" decays every parameter with ndim > 1 (not the RMSNorm
+  scales), the same set as the Hugging Face Trainer's `get_decay_parameter_names`
+  on T5; "all" decays everything (plain `torch.optim.AdamW(model.parameters())`).
   Returns (optax transformation, learning-rate schedule).
   """
   lr, warmup = float(learning_rate), max(0, min(int(warmup_steps), int(train_steps) - 1))
@@ -91,8 +95,13 @@ def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str 
     raise ValueError(f"unknown schedule {schedule!r}; use constant, cosine, linear or rsqrt")
   sched = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup]) \
       if warmup else main
-  decay_mask = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)
-  tx = optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=decay_mask)
+  if decay_mask == "matrices":
+    mask = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)
+  elif decay_mask == "all":
+    mask = None
+  else:
+    raise ValueError(f"unknown decay_mask {decay_mask!r}; use matrices or all")
+  tx = optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=mask)
   if clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
   return tx, sched
