@@ -64,13 +64,17 @@ def main(argv=None) -> int:
   p.add_argument("--seeds", type=int, default=3, help="Dropout runs per stack (0: skip).")
   p.add_argument("--dropout", type=float, default=0.1)
   p.add_argument("--valid_users", type=int, default=2000, help="Users in the dropout valid loss.")
-  p.add_argument("--rqvae_precision", default="float32", choices=("float32", "float64"),
-                 help="Precision of the RQ-VAE comparison (the T5 one is float32).")
+  p.add_argument("--rqvae_precision", default="both", choices=("float32", "float64", "both"),
+                 help="RQ-VAE comparison precision; 'both' gates on float64 and reports float32 "
+                      "with its row-order control run (the T5 comparison is float32).")
+  p.add_argument("--threads", type=int, default=1, help="torch CPU threads.")
   p.add_argument("--embeddings", default=None,
                  help="[N, D] .npy item vectors (row = item index); default LSA of the item text.")
   p.add_argument("--json", default=None, help="Write the full report here.")
   args = p.parse_args(argv)
 
+  import torch  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(args.threads)
   t_start = time.time()
   report, failures = {"args": vars(args)}, []
   ds = pdata.load_dataset(os.path.join(args.data_dir, args.dataset), args.dataset)
@@ -85,19 +89,28 @@ def main(argv=None) -> int:
 
   # 1. RQ-VAE.
   cfg = prq.parity_config(steps=args.rqvae_steps)
-  rq = prq.run(x, cfg, args.rqvae_precision)
-  rq_sum = rq.summary()
-  report["rqvae"] = dict(rq_sum, losses_jax=rq.losses_jax.tolist(),
-                         losses_torch=rq.losses_torch.tolist())
-  print_loss_table(f"RQ-VAE ({args.rqvae_precision}): gr_jax vs PyTorch reference", ("gr_jax", "torch"),
-                   _rows(rq.losses_jax, rq.losses_torch, rq.loss_rel_diff, 25))
-  print(f"RQ-VAE: max loss rel diff {rq_sum['max_loss_rel_diff']:.1e} (step "
-        f"{rq_sum['worst_step']}); equal codes {rq_sum['equal_codes']:.4f} (per level "
-        f"{[round(v, 4) for v in rq_sum['equal_codes_per_level']]}); k-means init rel diff "
-        f"{rq_sum['kmeans_rel_diff']:.1e}")
-  failures.append(prq.check(rq_sum))
+  precisions = ["float64", "float32"] if args.rqvae_precision == "both" else [args.rqvae_precision]
+  report["rqvae"] = {}
+  for precision in precisions:
+    rq = prq.run(x, cfg, precision, control=precision == "float32")
+    rq_sum = rq.summary()
+    report["rqvae"][precision] = dict(rq_sum, losses_jax=rq.losses_jax.tolist(),
+                                      losses_torch=rq.losses_torch.tolist())
+    print_loss_table(f"RQ-VAE ({precision}): gr_jax vs PyTorch reference", ("gr_jax", "torch"),
+                     _rows(rq.losses_jax, rq.losses_torch, rq.loss_rel_diff, 25))
+    print(f"RQ-VAE ({precision}): max loss rel diff {rq_sum['max_loss_rel_diff']:.1e} (step "
+          f"{rq_sum['worst_step']}); equal codes {rq_sum['equal_codes']:.4f} (per level "
+          f"{[round(v, 4) for v in rq_sum['equal_codes_per_level']]}); k-means init rel diff "
+          f"{rq_sum['kmeans_rel_diff']:.1e}")
+    if "control_max_loss_rel_diff" in rq_sum:
+      print(f"  control, gr_jax vs gr_jax with each batch's rows reversed: max loss rel diff "
+            f"{rq_sum['control_max_loss_rel_diff']:.1e}; equal codes "
+            f"{rq_sum['control_equal_codes']:.4f}")
+    if precision == precisions[0]:
+      failures.append(prq.check(rq_sum))
+      gate = rq
 
-  codes, sizes, info = prq.unique_sids(rq, x, cfg)
+  codes, sizes, info = prq.unique_sids(gate, x, cfg)
   sids = pdata.sid_token_ids(codes, sizes)
   report["sids"] = dict(info, level_sizes=sizes)
   print(f"SIDs: levels {sizes}; collision rate before {info['collision_rate_before']:.3f}, "

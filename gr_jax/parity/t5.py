@@ -55,7 +55,7 @@ class OptimizerSettings:
   b2: float = 0.999
   eps: float = 1e-8
   clip_norm: float = 1.0
-  decay_mask: str = "matrices"
+  decay_mask: str = "hf_trainer"  # gr_jax's default is "matrices" (decays relpos tables too).
 
 
 def make_model(vocab_size: int, size: str = "small", dropout_rate: float = 0.0,
@@ -112,8 +112,10 @@ class HFTrainer:
     torch.manual_seed(dropout_seed)
     self.model = hf_model.train()
     named = dict(hf_model.named_parameters())
-    if opt.decay_mask == "matrices":  # The Trainer's own rule (no norms, no biases).
+    if opt.decay_mask == "hf_trainer":  # The Trainer's own rule (no norms, no "bias" names).
       decay = set(transformers.Trainer.get_decay_parameter_names(None, hf_model))
+    elif opt.decay_mask == "matrices":
+      decay = {n for n, p in named.items() if p.ndim > 1}
     else:
       decay = set(named)
     groups = [{"params": [p for n, p in named.items() if n in decay],

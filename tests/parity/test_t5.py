@@ -93,12 +93,18 @@ def test_decay_mask_is_the_trainers():
   model = pt5.make_model(128, "tiny")
   params = model.init_params(jax.random.PRNGKey(0))
   hf = hf_convert.to_hf_model(params, model.config)
-  theirs = set(transformers.Trainer.get_decay_parameter_names(None, hf))
-  # Ours: ndim > 1; mapped through the HF names of those parameters.
-  sd = hf_convert.hf_state_dict(params, model.config)
   named = dict(hf.named_parameters())
-  ours = {k for k in named if sd[k].ndim > 1}
-  assert ours == theirs and all("layer_norm" in k for k in set(named) - theirs)
+  theirs = set(transformers.Trainer.get_decay_parameter_names(None, hf)) & set(named)
+  assert theirs == {k for k, p in named.items()
+                    if p.ndim > 1 and "relative_attention_bias" not in k}
+  flat = lambda kind: {"/".join(str(getattr(k, "key", k)) for k in path): v for path, v in
+                       jax.tree_util.tree_flatten_with_path(train.decay_mask_fn(kind)(params))[0]}
+  hf_mask, ours = flat("hf_trainer"), flat("matrices")
+  assert {k for k, v in hf_mask.items() if not v} == {
+      k for k in hf_mask if "relpos_bias" in k or k.endswith("scale")}
+  assert {k for k, v in ours.items() if not v} == {k for k in ours if k.endswith("scale")}
+  with pytest.raises(ValueError, match="decay_mask"):
+    train.make_optimizer(10, decay_mask="some")
 
 
 def test_per_element_dropout_binding():
