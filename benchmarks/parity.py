@@ -19,6 +19,7 @@ transformers (the `test` / `bench` extras) must be installed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
   report["t5_train"] = dict(t_sum, losses_jax=tp.losses_jax.tolist(),
                             losses_hf=tp.losses_hf.tolist(), param_rel_diff=tp.param_rel_diff,
                             size=args.size, batch=args.batch, examples=len(train),
-                            optimizer=vars(opt) if hasattr(opt, "__dict__") else str(opt))
+                            optimizer=dataclasses.asdict(opt))
   print_loss_table(f"T5 ({args.size}, batch {args.batch}, {len(train)} train examples): gr_jax vs "
                    "HF", ("gr_jax", "HF"), _rows(tp.losses_jax, tp.losses_hf, tp.loss_rel_diff, 50))
   print(f"T5: max loss rel diff {t_sum['max_loss_rel_diff']:.1e} (step {t_sum['worst_step']}); "

@@ -146,7 +146,7 @@ def seqrec_examples(dataset: Dataset, sids_NxL: np.ndarray, split: str, max_hist
 
 
 def batch_order(num_examples: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
-  """Row indices of each training step: epoch-wise permutations of (seed, epoch), remainder dropped."""
+  """Row indices of each step: epoch-wise permutations of (seed, epoch), remainder dropped."""
   per_epoch = max(num_examples // batch_size, 1)
   out = []
   for step in range(steps):

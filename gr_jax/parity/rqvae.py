@@ -123,7 +123,8 @@ def load_flax_params(model, params) -> None:
         lin.weight.copy_(torch.from_numpy(np.array(p["kernel"], np.float32).T.copy()))
         lin.bias.copy_(torch.from_numpy(np.array(p["bias"], np.float32)))
     for l, book in enumerate(model.codebooks):
-      book.weight.copy_(torch.from_numpy(np.array(params["quantizer"][f"codebook_{l}"], np.float32)))
+      cb = np.array(params["quantizer"][f"codebook_{l}"], np.float32)
+      book.weight.copy_(torch.from_numpy(cb))
 
 
 @dataclasses.dataclass
@@ -189,7 +190,8 @@ def _run(x_NxD, cfg, precision, control, log) -> RQVAEParity:
   t0 = time.time()
   n, steps = x_NxD.shape[0], int(cfg.max_steps)
   data = {"text": x_NxD}
-  models, optimizer, step_fn = trainer._compiled(cfg, (("text", x_NxD.shape[1]),), steps)  # pylint: disable=protected-access
+  compiled = trainer._compiled  # pylint: disable=protected-access
+  models, optimizer, step_fn = compiled(cfg, (("text", x_NxD.shape[1]),), steps)
   model = models["text"]
   # gr_jax: trainer.init_state draws the host init, then k-means per level.
   state = trainer.init_state(cfg, models, data, optimizer)
@@ -261,7 +263,8 @@ def _run(x_NxD, cfg, precision, control, log) -> RQVAEParity:
 
 def _quantize(model, params, x_NxD):
   """Codes [N, L] of every row in the params' precision (one jitted pass)."""
-  fn = jax.jit(lambda p, x: trainer._export_fn(model, p, x)["codes"])  # pylint: disable=protected-access
+  export = trainer._export_fn  # pylint: disable=protected-access
+  fn = jax.jit(lambda p, x: export(model, p, x)["codes"])
   return fn(params, jnp.asarray(x_NxD))
 
 

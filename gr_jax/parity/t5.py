@@ -71,7 +71,8 @@ def _torch_batch(batch: dict) -> dict:
   enc = torch.from_numpy(np.asarray(batch["encoder_input_tokens"], np.int64))
   tgt = np.asarray(batch["decoder_target_tokens"], np.int64)
   return {"input_ids": enc, "attention_mask": (enc > 0).long(),
-          "decoder_input_ids": torch.from_numpy(np.asarray(batch["decoder_input_tokens"], np.int64)),
+          "decoder_input_ids": torch.from_numpy(
+              np.asarray(batch["decoder_input_tokens"], np.int64)),
           "labels": torch.from_numpy(np.where(tgt > 0, tgt, -100))}
 
 
@@ -97,7 +98,8 @@ class JaxTrainer:
     loss = weight = 0.0
     for start in range(0, len(examples), batch_size):
       rows = np.arange(start, min(start + batch_size, len(examples)))
-      s = self._eval(self.state.params, {k: jnp.asarray(v) for k, v in examples.batch(rows).items()})
+      batch = {k: jnp.asarray(v) for k, v in examples.batch(rows).items()}
+      s = self._eval(self.state.params, batch)
       loss += float(s["loss_sum"])
       weight += float(s["weight_sum"])
     return loss / max(weight, 1.0)

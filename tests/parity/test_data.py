@@ -35,7 +35,8 @@ def test_seqrec_examples_leave_one_out(scientific):
                                 list(sids[hist].reshape(-1)) + [data.EOS])
   assert not test.inputs[0][3 * len(hist) + 1:].any()
   b = train.batch(np.arange(4))
-  np.testing.assert_array_equal(b["decoder_input_tokens"][:, 1:], b["decoder_target_tokens"][:, :-1])
+  np.testing.assert_array_equal(b["decoder_input_tokens"][:, 1:],
+                                b["decoder_target_tokens"][:, :-1])
   assert not b["decoder_input_tokens"][:, 0].any()
 
 
