@@ -11,13 +11,15 @@ validation, every earlier position a training target).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import zlib
 from typing import Iterator, Optional
 
 import numpy as np
+
+from gr_jax import io_utils
+from gr_jax.data import layout
 
 PAD, EOS = 0, 1
 FIRST_SID_ID = 3  # 0 pad, 1 eos, 2 unk, then the SID tokens level by level.
@@ -58,8 +60,9 @@ def load_dataset(data_dir: str, name: Optional[str] = None, max_users: Optional[
     if row[0] in index:
       texts[index[row[0]]] = row[1]
   path = os.path.join(data_dir, f"{name}.inter.json")
-  with open(path, encoding="utf-8") as f:
-    raw = json.load(f)
+  raw = io_utils.read_json(path)
+  if not isinstance(raw, dict):
+    raise ValueError(f"{path}: expected an object of user -> item indices")
   users = sorted(raw, key=int)[:max_users]
   sequences = []
   for u in users:
@@ -124,8 +127,8 @@ class Examples:
             "decoder_target_tokens": tgt, "decoder_loss_weights": (tgt > 0).astype(np.int32)}
 
 
-def seqrec_examples(dataset: Dataset, sids_NxL: np.ndarray, split: str, max_history: int = 20
-                    ) -> Examples:
+def seqrec_examples(dataset: Dataset, sids_NxL: np.ndarray, split: str,
+                    max_history: int = layout.MAX_HISTORY) -> Examples:
   """Leave-one-out examples of `split` ('train', 'validation' or 'test')."""
   length = sids_NxL.shape[1]
   inputs, targets, items = [], [], []

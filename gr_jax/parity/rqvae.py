@@ -22,10 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gr_jax.tokenizer import collisions
-from gr_jax.tokenizer import kmeans
-from gr_jax.tokenizer import trainer
-from gr_jax.tokenizer.config import TokenizerConfig
+from gr_jax.rqvae import collisions
+from gr_jax.rqvae import kmeans
+from gr_jax.rqvae import trainer
+from gr_jax.rqvae.config import TokenizerConfig
 
 # TokenizerConfig fields that reproduce the peers' RQ-VAE recipe.
 PEER_BINDINGS = dict(activation="relu", loss_reduction="mean", straight_through="per_level",
