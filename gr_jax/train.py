@@ -68,13 +68,38 @@ class TrainState:
   opt_state: Any
 
 
+DECAY_MASKS = ("matrices", "hf_trainer", "all")
+
+
+def decay_mask_fn(kind: str):
+  """AdamW weight-decay mask: params -> bool pytree (None: decay everything).
+
+  "matrices": every parameter with ndim > 1 (not the RMSNorm scales);
+  "hf_trainer": the Hugging Face Trainer's `get_decay_parameter_names` on T5, i.e.
+  also not the relative position tables (their HF name contains "bias");
+  "all": plain `torch.optim.AdamW(model.parameters(), weight_decay=...)`.
+  """
+  if kind == "all":
+    return None
+  if kind not in DECAY_MASKS:
+    raise ValueError(f"unknown decay_mask {kind!r}; use one of {DECAY_MASKS}")
+
+  def decays(path, p):
+    names = [str(getattr(k, "key", k)) for k in path]
+    return p.ndim > 1 and not (kind == "hf_trainer" and any("relpos_bias" in n for n in names))
+
+  return lambda params: jax.tree_util.tree_map_with_path(decays, params)
+
+
 @_configurable
 def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str = "cosine",
                    warmup_steps: int = 100, final_learning_rate_factor: float = 0.0,
                    weight_decay: float = 0.01, b1: float = 0.9, b2: float = 0.999,
-                   eps: float = 1e-8, clip_norm: Optional[float] = 1.0):
-  """AdamW (decay on matrices only) with linear warmup then constant / cosine / linear / rsqrt.
+                   eps: float = 1e-8, clip_norm: Optional[float] = 1.0,
+                   decay_mask: str = "matrices"):
+  """AdamW with linear warmup then constant / cosine / linear / rsqrt.
 
+  `decay_mask` (see `decay_mask_fn`): "matrices", "hf_trainer" or "all".
   Returns (optax transformation, learning-rate schedule).
   """
   lr, warmup = float(learning_rate), max(0, min(int(warmup_steps), int(train_steps) - 1))
@@ -93,8 +118,8 @@ def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str 
     raise ValueError(f"unknown schedule {schedule!r}; use constant, cosine, linear or rsqrt")
   sched = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup]) \
       if warmup else main
-  decay_mask = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)
-  tx = optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=decay_mask)
+  tx = optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay,
+                   mask=decay_mask_fn(decay_mask))
   if clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
   return tx, sched

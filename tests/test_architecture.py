@@ -22,7 +22,7 @@ FLOORS = (
     ("train", ("gr_jax.model", "gr_jax.partitioning", "gr_jax.decoding", "gr_jax.train_data",
                "gr_jax.train")),
     ("evaluate", ("gr_jax.evaluate", "gr_jax.recommend", "gr_jax.baselines", "gr_jax.reports",
-                  "gr_jax.inspect_mixture", "gr_jax.t5x_gin")),
+                  "gr_jax.inspect_mixture", "gr_jax.t5x_gin", "gr_jax.parity")),
     ("runs", ("gr_jax.runs", "gr_jax.reproduce")),
     ("cli", ("gr_jax.cli",)),
 )

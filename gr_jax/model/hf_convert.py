@@ -1,4 +1,8 @@
-"""Copies gr_jax T5 parameters into a Hugging Face `T5ForConditionalGeneration` (baselines, checks)."""
+"""gr_jax T5 parameters <-> Hugging Face `T5ForConditionalGeneration` weights (baselines, parity).
+
+`hf_state_dict` / `to_hf_model` go gr_jax -> HF, `params_from_hf_state_dict` /
+`from_hf_model` go back; a round trip is exact (float32 copies, transposes only).
+"""
 
 from __future__ import annotations
 
@@ -84,3 +88,82 @@ def to_hf_model(params: Any, config: t5.T5Config):
     model.lm_head = torch.nn.Linear(config.emb_dim, config.vocab_size, bias=False)
     model.lm_head.weight = torch.nn.Parameter(lm_head)
   return model.eval()
+
+
+def _hf_attn(prefix: str, sd: dict, heads: int, head_dim: int) -> dict:
+  out = {}
+  for ours, theirs in (("query", "q"), ("key", "k"), ("value", "v")):
+    w = sd[f"{prefix}.{theirs}.weight"]  # [heads * head_dim, emb]
+    out[ours] = {"kernel": w.T.reshape(w.shape[1], heads, head_dim)}
+  w = sd[f"{prefix}.o.weight"]  # [emb, heads * head_dim]
+  out["out"] = {"kernel": w.T.reshape(heads, head_dim, w.shape[0])}
+  return out
+
+
+def _hf_mlp(prefix: str, sd: dict) -> dict:
+  return {name: {"kernel": sd[f"{prefix}.{name}.weight"].T} for name in ("wi_0", "wi_1", "wo")}
+
+
+def _scale(sd: dict, name: str) -> dict:
+  return {"scale": sd[name]}
+
+
+class _StateDict(dict):
+  """A state dict whose missing keys raise a KeyError naming the weight."""
+
+  def __missing__(self, name):
+    raise KeyError(f"HF T5 state dict has no {name!r}")
+
+
+def params_from_hf_state_dict(state_dict: dict, config: t5.T5Config) -> dict:
+  """gr_jax T5 params (nested dict of numpy float32) from an HF T5 v1.1 state dict.
+
+  `state_dict` values may be torch tensors or arrays; a missing weight raises a
+  KeyError naming it.
+  """
+  sd = _StateDict()
+  for k, v in state_dict.items():
+    v = v.detach().cpu().numpy() if hasattr(v, "detach") else v
+    sd[k] = np.asarray(v, np.float32)
+  h, d = config.num_heads, config.head_dim
+  enc, dec = {}, {}
+  for i in range(config.num_encoder_layers):
+    pre = f"encoder.block.{i}.layer"
+    enc[f"layers_{i}"] = {
+        "attention": _hf_attn(f"{pre}.0.SelfAttention", sd, h, d),
+        "pre_attention_layer_norm": _scale(sd, f"{pre}.0.layer_norm.weight"),
+        "mlp": _hf_mlp(f"{pre}.1.DenseReluDense", sd),
+        "pre_mlp_layer_norm": _scale(sd, f"{pre}.1.layer_norm.weight")}
+  enc["relpos_bias"] = {"rel_embedding": sd[
+      "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].T}
+  enc["encoder_norm"] = _scale(sd, "encoder.final_layer_norm.weight")
+  for i in range(config.num_decoder_layers):
+    pre = f"decoder.block.{i}.layer"
+    dec[f"layers_{i}"] = {
+        "self_attention": _hf_attn(f"{pre}.0.SelfAttention", sd, h, d),
+        "pre_self_attention_layer_norm": _scale(sd, f"{pre}.0.layer_norm.weight"),
+        "encoder_decoder_attention": _hf_attn(f"{pre}.1.EncDecAttention", sd, h, d),
+        "pre_cross_attention_layer_norm": _scale(sd, f"{pre}.1.layer_norm.weight"),
+        "mlp": _hf_mlp(f"{pre}.2.DenseReluDense", sd),
+        "pre_mlp_layer_norm": _scale(sd, f"{pre}.2.layer_norm.weight")}
+  dec["relpos_bias"] = {"rel_embedding": sd[
+      "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].T}
+  dec["decoder_norm"] = _scale(sd, "decoder.final_layer_norm.weight")
+  if not config.logits_via_embedding:
+    dec["logits_dense"] = {"kernel": sd["lm_head.weight"].T}
+  params = {"token_embedder": {"embedding": sd["shared.weight"]}, "encoder": enc, "decoder": dec}
+  return _contiguous(params)
+
+
+def _contiguous(tree):
+  if isinstance(tree, dict):
+    return {k: _contiguous(v) for k, v in tree.items()}
+  return np.ascontiguousarray(tree, dtype=np.float32)
+
+
+def from_hf_model(model, config: t5.T5Config) -> dict:
+  """gr_jax params holding the current weights of a torch `T5ForConditionalGeneration`."""
+  state = dict(model.state_dict())
+  if not config.logits_via_embedding:
+    state["lm_head.weight"] = model.lm_head.weight
+  return params_from_hf_state_dict(state, config)

@@ -28,18 +28,31 @@ PyTree = Any
 TokensToLogits = Callable[[jax.Array, PyTree], tuple[jax.Array, PyTree]]
 
 
+LABEL_SMOOTHING_STYLES = ("t5x", "uniform")
+
+
 def cross_entropy(logits_BxTxV: jax.Array, targets_BxT: jax.Array, z_loss: float = 0.0,
-                  label_smoothing: float = 0.0) -> tuple[jax.Array, jax.Array]:
+                  label_smoothing: float = 0.0,
+                  label_smoothing_style: str = "t5x") -> tuple[jax.Array, jax.Array]:
   """Per-token (loss including z-loss, z-loss) [B, T], float32, unweighted.
 
-  With label smoothing the target distribution is 1 - ls on the target and
-  ls / (V - 1) elsewhere, minus its entropy (so a perfect model scores 0), as
-  in T5X `cross_entropy_with_logits`.
+  With label smoothing ls and style "t5x" the target distribution is 1 - ls on
+  the target and ls / (V - 1) elsewhere, minus its entropy (so a perfect model
+  scores 0), as in T5X `cross_entropy_with_logits`; with "uniform" it is
+  (1 - ls) * CE + ls * mean_v(-log p_v), as `torch.nn.CrossEntropyLoss(label_smoothing=ls)`
+  and the Hugging Face Trainer's `label_smoothing_factor` compute it.
   """
+  if label_smoothing_style not in LABEL_SMOOTHING_STYLES:
+    raise ValueError(f"label_smoothing_style {label_smoothing_style!r}: expected one of "
+                     f"{LABEL_SMOOTHING_STYLES}")
   logits = logits_BxTxV.astype(jnp.float32)
   lse = jax.nn.logsumexp(logits, axis=-1)
   target_logit = jnp.take_along_axis(logits, targets_BxT[..., None].astype(jnp.int32), -1)[..., 0]
-  if label_smoothing:
+  if label_smoothing and label_smoothing_style == "uniform":
+    v = logits.shape[-1]
+    sum_logp = jnp.sum(logits, axis=-1) - v * lse
+    loss = -(1.0 - label_smoothing) * (target_logit - lse) - label_smoothing * sum_logp / v
+  elif label_smoothing:
     v = logits.shape[-1]
     conf, low = 1.0 - label_smoothing, label_smoothing / (v - 1)
     entropy = -(conf * jnp.log(conf) + (v - 1) * low * jnp.log(low + 1e-20))
@@ -96,6 +109,8 @@ class EncoderDecoderModel:
     config: network hyper-parameters (vocab_size must be set).
     z_loss: weight of log(Z)^2 per token (T5X default 1e-4).
     label_smoothing: mass spread uniformly over non-target tokens.
+    label_smoothing_style: "t5x" (ls / (V - 1) on each other token, entropy
+      subtracted) or "uniform" (ls / V on every token, PyTorch / Hugging Face).
     loss_normalization: "tokens" averages the loss over all target tokens of the
       batch (T5X NUM_REAL_TARGET_TOKENS); "per_sequence" averages each example's
       mean token loss (T5X AVERAGE_PER_SEQUENCE), so short SID targets are not
@@ -110,7 +125,7 @@ class EncoderDecoderModel:
   """
 
   def __init__(self, config: t5.T5Config, z_loss: float = 1e-4, label_smoothing: float = 0.0,
-               loss_normalization: str = "tokens", alignment_weight: float = 0.0,
+               loss_normalization: str = "tokens", label_smoothing_style: str = "t5x", alignment_weight: float = 0.0,
                alignment_temperature: float = alignment.DEFAULT_TEMPERATURE,
                alignment_normalize: bool = True, decoder_start_id: int = 0, eos_id: int = 1,
                input_vocabulary=None, output_vocabulary=None):
@@ -118,6 +133,10 @@ class EncoderDecoderModel:
     self.module = t5.Transformer(config)
     self.z_loss = float(z_loss)
     self.label_smoothing = float(label_smoothing)
+    if label_smoothing_style not in LABEL_SMOOTHING_STYLES:
+      raise ValueError(f"label_smoothing_style {label_smoothing_style!r}: expected one of "
+                       f"{LABEL_SMOOTHING_STYLES}")
+    self.label_smoothing_style = label_smoothing_style
     if loss_normalization not in LOSS_NORMALIZATIONS:
       raise ValueError(f"loss_normalization {loss_normalization!r}: expected one of "
                        f"{LOSS_NORMALIZATIONS}")
@@ -133,6 +152,7 @@ class EncoderDecoderModel:
   def hparams(self) -> dict:
     """Constructor arguments other than config and vocabularies (JSON-able)."""
     return {"z_loss": self.z_loss, "label_smoothing": self.label_smoothing,
+            "label_smoothing_style": self.label_smoothing_style,
             "loss_normalization": self.loss_normalization,
             "alignment_weight": self.alignment_weight,
             "alignment_temperature": self.alignment_temperature,
@@ -189,7 +209,8 @@ class EncoderDecoderModel:
     logits = self.compute_logits(params, batch, rng_main)
     targets = batch["decoder_target_tokens"]
     weights = _weights(batch)
-    token_loss, token_z = cross_entropy(logits, targets, self.z_loss, self.label_smoothing)
+    token_loss, token_z = cross_entropy(logits, targets, self.z_loss, self.label_smoothing,
+                                        self.label_smoothing_style)
     num_tokens = jnp.sum(weights)
     denom = jnp.maximum(num_tokens, 1.0)
     if self.loss_normalization == "per_sequence":

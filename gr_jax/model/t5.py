@@ -59,6 +59,9 @@ class T5Config:
   num_decoder_layers: int = 6
   mlp_activations: Sequence[str] = ("gelu", "linear")  # Gated GELU (T5 v1.1).
   dropout_rate: float = 0.1
+  # Axes along which one dropout mask is shared: (-2,) = the same mask at every sequence
+  # position (T5X); () = an independent mask per element (Hugging Face / PyTorch T5).
+  dropout_broadcast_dims: Sequence[int] = (-2,)
   dtype: str = "float32"  # Activation dtype ('bfloat16' on TPU/GPU); params stay float32.
   logits_via_embedding: bool = False  # True: tied input/output embeddings (T5 1.0).
   relative_attention_num_buckets: int = 32
@@ -69,6 +72,8 @@ class T5Config:
 
   def __post_init__(self):
     object.__setattr__(self, "mlp_activations", tuple(self.mlp_activations))
+    object.__setattr__(self, "dropout_broadcast_dims",
+                       tuple(int(d) for d in self.dropout_broadcast_dims))
     for act in self.mlp_activations:
       if act not in ACTIVATIONS:
         raise ValueError(f"unknown activation {act!r}; expected one of {sorted(ACTIVATIONS)}")
@@ -82,6 +87,7 @@ class T5Config:
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)
     d["mlp_activations"] = list(self.mlp_activations)
+    d["dropout_broadcast_dims"] = list(self.dropout_broadcast_dims)
     return d
 
   @classmethod
@@ -283,7 +289,7 @@ class MultiHeadAttention(nn.Module):
         cached_value.value = write(cached_value.value, value, decode_position)
         key, value = cached_key.value, cached_value.value
 
-    dropout = nn.Dropout(cfg.dropout_rate, broadcast_dims=(-2,))
+    dropout = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
     out = self._attend(query, key, value, mask, bias,
                        lambda w: dropout(w, deterministic=not enable_dropout))
     out = _constrain(out, qkv_axes)
@@ -325,7 +331,8 @@ class MlpBlock(nn.Module):
       name = f"wi_{i}" if len(acts) > 1 else "wi"
       y = ACTIVATIONS[act](DenseGeneral(cfg, cfg.mlp_dim, ("embed", "mlp"), name=name)(x))
       h = y if h is None else h * y
-    h = nn.Dropout(cfg.dropout_rate, broadcast_dims=(-2,))(h, deterministic=not enable_dropout)
+    h = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)(
+        h, deterministic=not enable_dropout)
     h = _constrain(h, ("batch", "length", "mlp"))
     return DenseGeneral(cfg, cfg.emb_dim, ("mlp", "embed"), name="wo")(h)
 
@@ -337,7 +344,7 @@ class EncoderLayer(nn.Module):
   @nn.compact
   def __call__(self, x: Array, mask: Array, bias: Array, enable_dropout: bool = False) -> Array:
     cfg = self.config
-    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=(-2,))
+    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
     y = RMSNorm(cfg, name="pre_attention_layer_norm")(x)
     y = MultiHeadAttention(cfg, name="attention")(y, y, mask, bias, enable_dropout=enable_dropout)
     x = x + drop(y, deterministic=not enable_dropout)
@@ -358,7 +365,7 @@ class DecoderLayer(nn.Module):
                max_decode_length: Optional[int] = None,
                cache_cross_attention: bool = False) -> Array:
     cfg = self.config
-    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=(-2,))
+    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
     y = RMSNorm(cfg, name="pre_self_attention_layer_norm")(x)
     y = MultiHeadAttention(cfg, name="self_attention")(
         y, y, decoder_mask, bias, enable_dropout=enable_dropout, decode=decode,
@@ -387,7 +394,7 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, tokens: Array, mask: Array, enable_dropout: bool = False) -> Array:
     cfg = self.config
-    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=(-2,))
+    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
     x = drop(self.shared_embedding(tokens), deterministic=not enable_dropout)
     x = _constrain(x, ("batch", "length", "embed"))
     pos = jnp.arange(tokens.shape[1])
@@ -429,7 +436,7 @@ class Decoder(nn.Module):
       bias = relpos(pos, pos)
       if decode:  # Cache initialisation pass: plain causal attention.
         decoder_mask = make_causal_mask(tokens)
-    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=(-2,))
+    drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
     y = drop(self.shared_embedding(tokens), deterministic=not enable_dropout)
     y = _constrain(y, ("batch", "length", "embed"))
     layer = _layer_cls(DecoderLayer, cfg, static_argnums=(6, 7, 9, 10))

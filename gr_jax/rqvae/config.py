@@ -24,7 +24,14 @@ class TokenizerConfig:
   latent_dim: int = 32  # Dimension of the quantized latent.
   encoder_widths: Sequence[int] = (512, 256, 128)  # Hidden widths (decoder mirrors them).
   dropout: float = 0.0
+  activation: str = "silu"  # MLP activation; "relu" as LC-Rec / MQL4GRec.
   beta: float = 0.25  # Commitment weight.
+  # "sum": recon and quantization losses sum over the feature dimension (mean over rows) and
+  # over levels; "mean": element means (`F.mse_loss`) and the mean over levels (LC-Rec).
+  loss_reduction: str = "sum"
+  # "output": one straight-through estimator on the summed codewords, every level's
+  # commitment reaches the encoder; "per_level": LC-Rec / MQL4GRec (see rqvae.py).
+  straight_through: str = "output"
   epochs: int = 200  # Passes over the items.
   max_steps: Optional[int] = None  # Caps the number of steps (None: epochs * steps/epoch).
   batch_size: int = 1024
@@ -69,6 +76,13 @@ class TokenizerConfig:
       raise ValueError(f"collaborative must be one of {COLLABORATIVE}, got {self.collaborative!r}")
     if self.collaborative_weight <= 0:
       raise ValueError(f"collaborative_weight must be > 0, got {self.collaborative_weight}")
+    if self.activation not in ("silu", "relu"):
+      raise ValueError(f"activation must be silu or relu, got {self.activation!r}")
+    if self.loss_reduction not in ("sum", "mean"):
+      raise ValueError(f"loss_reduction must be sum or mean, got {self.loss_reduction!r}")
+    if self.straight_through not in ("output", "per_level"):
+      raise ValueError(f"straight_through must be output or per_level, got "
+                       f"{self.straight_through!r}")
     if not self.codebook_sizes or min(self.codebook_sizes) < 1:
       raise ValueError(f"bad codebook_sizes {self.codebook_sizes}")
     if self.dual and len(self.con_weights) != len(self.codebook_sizes):

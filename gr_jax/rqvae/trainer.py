@@ -28,7 +28,8 @@ def build_models(cfg: TokenizerConfig, dims: Mapping[str, int]) -> dict[str, rqv
   """One RQ-VAE per modality."""
   return {m: rqvae.RQVAE(input_dim=dims[m], latent_dim=cfg.latent_dim,
                          encoder_widths=tuple(cfg.encoder_widths),
-                         codebook_sizes=tuple(cfg.codebook_sizes), dropout=cfg.dropout)
+                         codebook_sizes=tuple(cfg.codebook_sizes), dropout=cfg.dropout,
+                         activation=cfg.activation, straight_through=cfg.straight_through)
           for m in cfg.modalities}
 
 
@@ -165,12 +166,14 @@ def make_train_step(cfg: TokenizerConfig, models: Mapping[str, rqvae.RQVAE], opt
       x = batch[m]
       out = models[m].apply({"params": params[m]}, x, train=True,
                             rngs={"dropout": jax.random.fold_in(rng, i)})
-      recon = jnp.mean(jnp.sum((x - out["recon_NxD"]) ** 2, -1))
+      err = (x - out["recon_NxD"]) ** 2
+      recon = jnp.mean(err) if cfg.loss_reduction == "mean" else jnp.mean(jnp.sum(err, -1))
       cb_L, commit_L = rqvae.quantization_losses(out["residuals_LxNxD"], out["codewords_LxNxD"],
-                                                 cfg.beta)
+                                                 cfg.beta, cfg.loss_reduction)
       if cfg.ema:
         cb_L = jnp.zeros_like(cb_L)
-      total = total + recon + jnp.sum(cb_L) + jnp.sum(commit_L)
+      level_reduce = jnp.mean if cfg.loss_reduction == "mean" else jnp.sum
+      total = total + recon + level_reduce(cb_L + commit_L)
       metrics[f"{m}/recon"] = recon
       metrics[f"{m}/commit"] = jnp.sum(commit_L)
       outs[m] = out
