@@ -125,10 +125,11 @@ class EncoderDecoderModel:
   """
 
   def __init__(self, config: t5.T5Config, z_loss: float = 1e-4, label_smoothing: float = 0.0,
-               loss_normalization: str = "tokens", label_smoothing_style: str = "t5x", alignment_weight: float = 0.0,
+               loss_normalization: str = "tokens", alignment_weight: float = 0.0,
                alignment_temperature: float = alignment.DEFAULT_TEMPERATURE,
                alignment_normalize: bool = True, decoder_start_id: int = 0, eos_id: int = 1,
-               input_vocabulary=None, output_vocabulary=None):
+               input_vocabulary=None, output_vocabulary=None,
+               label_smoothing_style: str = "t5x"):
     self.config = config
     self.module = t5.Transformer(config)
     self.z_loss = float(z_loss)
