@@ -352,14 +352,20 @@ def write_report(report: Mapping, out_dir: str) -> None:
   io_utils.atomic_write_text(os.path.join(out_dir, REPORT_MD), markdown_report(report))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_decode_arguments(parser: argparse.ArgumentParser, out_default: str = "MODEL_DIR/eval/SPLIT",
+                         verb: str = "Evaluate") -> None:
+  """The flags every command that decodes a trained model's split shares (evaluate, diagnose)."""
   parser.add_argument("--model_dir", required=True, help="Trained model directory (gr-jax train).")
   parser.add_argument("--split", default="test", choices=["valid", "validation", "test"])
-  parser.add_argument("--out_dir", default=None, help="Report directory (default MODEL_DIR/eval/SPLIT).")
+  parser.add_argument("--out_dir", default=None, help=f"Report directory (default {out_default}).")
   parser.add_argument("--beam_size", type=int, default=20)
   parser.add_argument("--top_k", type=int, default=10)
   parser.add_argument("--batch_size", type=int, default=32, help="Users per decoding batch.")
-  parser.add_argument("--max_users", type=int, default=None, help="Evaluate the first N users only.")
+  parser.add_argument("--max_users", type=int, default=None, help=f"{verb} the first N users only.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  add_decode_arguments(parser)
   parser.add_argument("--baselines", default="popularity,sasrec",
                       help="Comma-separated baselines ('' for none).")
   parser.add_argument("--ensemble", choices=["mean", "rrf"], default="mean")

@@ -373,14 +373,7 @@ def write(report: Mapping, out_dir: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-  parser.add_argument("--model_dir", required=True, help="Trained model directory (gr-jax train).")
-  parser.add_argument("--split", default="test", choices=["valid", "validation", "test"])
-  parser.add_argument("--out_dir", default=None,
-                      help="Report directory (default MODEL_DIR/eval/SPLIT/diagnose).")
-  parser.add_argument("--beam_size", type=int, default=20)
-  parser.add_argument("--top_k", type=int, default=10)
-  parser.add_argument("--batch_size", type=int, default=32, help="Users per decoding batch.")
-  parser.add_argument("--max_users", type=int, default=None, help="Diagnose the first N users only.")
+  evaluate.add_decode_arguments(parser, "MODEL_DIR/eval/SPLIT/diagnose", "Diagnose")
   parser.add_argument("--baselines", default="sasrec",
                       help="Comma-separated baselines shown side by side ('' for none).")
   parser.add_argument("--sasrec_epochs", type=int, default=None)
