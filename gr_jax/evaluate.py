@@ -41,18 +41,30 @@ def target_ranks(predictions_UxK, targets_U) -> np.ndarray:
   return ranks
 
 
+def per_user_metric(ranks_U, metric: str) -> np.ndarray:
+  """[U] float64 value of 'HR@K' (target in the top K) or 'NDCG@K' (1 / log2(rank + 2) inside
+  the top K; one relevant item, so IDCG = 1) for each user, from 0-based ranks (-1 = miss)."""
+  ranks = np.asarray(ranks_U, np.float64)
+  name, k = metric.split("@")
+  hit = (ranks >= 0) & (ranks < int(k))
+  if name == "HR":
+    return hit.astype(np.float64)
+  if name == "NDCG":
+    return np.where(hit, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
+  raise ValueError(f"unknown metric {metric!r}")
+
+
 def ranking_metrics(ranks_U, hr_ks: Sequence[int] = HR_KS, ndcg_ks: Sequence[int] = NDCG_KS,
                     mrr_k: Optional[int] = None) -> dict:
-  """HR@K = target in the top K; NDCG@K = 1 / log2(rank + 2) inside the top K (one relevant
-  item, so IDCG = 1); MRR = 1 / (rank + 1) inside the top `mrr_k` (default max K). Means over users."""
+  """Means over users of `per_user_metric` for HR@K / NDCG@K, and MRR = 1 / (rank + 1) inside
+  the top `mrr_k` (default max K)."""
   ranks = np.asarray(ranks_U)
   hit = ranks >= 0
   out = {}
-  for k in hr_ks:
-    out[f"HR@{k}"] = float(np.mean(hit & (ranks < k))) if len(ranks) else 0.0
-  gain = np.where(hit, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
-  for k in ndcg_ks:
-    out[f"NDCG@{k}"] = float(np.mean(np.where(ranks < k, gain, 0.0))) if len(ranks) else 0.0
+  for name, ks in (("HR", hr_ks), ("NDCG", ndcg_ks)):
+    for k in ks:
+      out[f"{name}@{k}"] = float(np.mean(per_user_metric(ranks, f"{name}@{k}"))) \
+          if len(ranks) else 0.0
   mrr_k = mrr_k or max(list(hr_ks) + list(ndcg_ks))
   rr = np.where(hit & (ranks < mrr_k), 1.0 / (np.maximum(ranks, 0) + 1.0), 0.0)
   out["MRR"] = float(np.mean(rr)) if len(ranks) else 0.0

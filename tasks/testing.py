@@ -114,6 +114,16 @@ def make_dataset(data_dir: str, n_users: int = 12, n_shared_items: int = 16,
   return sequences
 
 
+def make_copy_dataset(data_dir: str) -> dict[str, list[str]]:
+  """`make_dataset` (10 users) where even users' test target repeats their last history item."""
+  seqs = make_dataset(data_dir, n_users=10, seq_len=(5, 7))
+  for n, user in enumerate(sorted(seqs)):
+    if n % 2 == 0:
+      seqs[user][-1] = seqs[user][-2]
+  write_splits(data_dir, seqs)
+  return seqs
+
+
 def mark_prepared(data_dir: str) -> None:
   """Writes the `gr-jax prepare` done-marker that later stages require (for fixture dirs)."""
   io_utils.atomic_write_json(os.path.join(data_dir, layout.PREPARE_DONE),

@@ -129,20 +129,10 @@ def test_tsne_separates_clusters_and_pca_fallback(tmp_path):
 # ----------------------------------------------------------------------------- end to end
 
 
-def make_copy_dataset(data_dir):
-  """Tiny dataset where even users' test target repeats their last history item."""
-  seqs = testing.make_dataset(data_dir, n_users=10, seq_len=(5, 7))
-  for n, user in enumerate(sorted(seqs)):
-    if n % 2 == 0:
-      seqs[user][-1] = seqs[user][-2]
-  testing.write_splits(data_dir, seqs)
-  return seqs
-
-
 @pytest.fixture(scope="module")
 def copy_dataset(tmp_path_factory):
   d = str(tmp_path_factory.mktemp("copy_ds"))
-  make_copy_dataset(d)
+  testing.make_copy_dataset(d)
   return d
 
 

@@ -8,20 +8,14 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as sp_stats
 
+from gr_jax import evaluate
+
 METRICS = ("HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10")
 
 
 def per_user(ranks_U: Sequence[int], metric: str) -> np.ndarray:
   """[U] value of `metric` ('HR@K' / 'NDCG@K') for each user from 0-based ranks (-1 = miss)."""
-  ranks = np.asarray(ranks_U, np.float64)
-  name, k = metric.split("@")
-  k = int(k)
-  hit = (ranks >= 0) & (ranks < k)
-  if name == "HR":
-    return hit.astype(np.float64)
-  if name == "NDCG":
-    return np.where(hit, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
-  raise ValueError(f"unknown metric {metric!r}")
+  return evaluate.per_user_metric(ranks_U, metric)
 
 
 def ci_users(values_U: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:

@@ -23,11 +23,7 @@ import toy_seq2seq  # pylint: disable=g-import-not-at-top,wrong-import-position
 def copy_dataset(tmp_path_factory):
   """Tiny dataset where even users' test target repeats their last history item."""
   d = str(tmp_path_factory.mktemp("diag_ds"))
-  seqs = testing.make_dataset(d, n_users=10, seq_len=(5, 7))
-  for n, user in enumerate(sorted(seqs)):
-    if n % 2 == 0:
-      seqs[user][-1] = seqs[user][-2]
-  testing.write_splits(d, seqs)
+  testing.make_copy_dataset(d)
   return d
 
 
