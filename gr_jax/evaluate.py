@@ -224,7 +224,8 @@ def generation_scores(recommender, split: str, tasks: Sequence[str], max_example
   info = recommender.run_info
   cfg = sources.DatasetConfig(name=info.get("dataset_name") or "eval", data_dir=recommender.data_dir,
                               method=recommender.method, tokenizer_run=recommender.tokenizer_run,
-                              max_history=recommender.max_history)
+                              max_history=recommender.max_history,
+                              compact_history=recommender.compact_history)
   out = {}
   for task in tasks:
     records = registry.examples(cfg, task, "validation" if split in ("valid", "validation") else split)
@@ -237,11 +238,11 @@ def generation_scores(recommender, split: str, tasks: Sequence[str], max_example
       mod = _sid_task_modality(recommender, targets)
       if mod is None:
         continue
-      items, _ = recommender.decode_sids(inputs, mod, desc=task)
+      items, _ = recommender.decode_sids(inputs, mod, desc=task, task=task)
       wanted = [recommender.item_index.get(r["target_item_id"]) for r in records]
       out[task] = dict(ranking_metrics(target_ranks(items, wanted)), modality=mod)
     else:
-      preds = recommender.decode_texts(inputs, beam_size=text_beam, desc=task)
+      preds = recommender.decode_texts(inputs, beam_size=text_beam, desc=task, task=task)
       out[task] = tag_scores(preds, targets) if task in TAG_TASKS else title_scores(preds, targets)
       out[task]["examples"] = [{"input": i, "target": t, "prediction": p}
                                for i, t, p in list(zip(inputs, targets, preds))[:5]]
@@ -290,7 +291,7 @@ def evaluate(recommender, split: str = "test", baselines: Sequence[str] = ("popu
   results = []
   for task, mod in seqrec.items():
     t = time.time()
-    results.append(rec.decode_sids(rec.history_inputs(task, histories, mod), mod, desc=task))
+    results.append(rec.decode_sids(rec.history_inputs(task, histories, mod), mod, desc=task, task=task))
     timing[task] = {"seconds": time.time() - t, "users_per_s": len(examples) / max(time.time() - t, 1e-9)}
     predictions[f"{rec.method}:{task}" if len(seqrec) > 1 else rec.method] = results[-1][0]
   if len(results) > 1:

@@ -64,11 +64,20 @@ def build_catalogs(vocab, sid_strings: dict[str, dict[str, str]], item_ids: Sequ
   return out
 
 
-def encode_inputs(vocab, texts: Sequence[str], length: int) -> np.ndarray:
-  """[U, length] int32 ids: tokens trimmed to length - 1, then eos, then 0 padding (seqio style)."""
+def encode_inputs(vocab, texts: Sequence[str], length: int, keep_recent: bool = False) -> np.ndarray:
+  """[U, length] int32 ids: tokens trimmed to length - 1, then eos, then 0 padding (seqio style).
+
+  `keep_recent`: compact history inputs keep their last items (`gr_jax_tasks.trim`), as in
+  training; otherwise the first length - 1 tokens are kept (seqio's `append_eos_after_trim`)."""
+  starts = None
+  if keep_recent:
+    from gr_jax_tasks import trim  # pylint: disable=g-import-not-at-top
+    starts = trim.item_start_ranges(vocab)
   out = np.zeros([len(texts), length], np.int32)
   for n, text in enumerate(texts):
-    ids = list(vocab.encode(text))[:length - 1] + [vocab.eos_id]
+    ids = list(vocab.encode(text))
+    ids = trim.keep_recent_ids(ids, length - 1, starts) if keep_recent else ids[:length - 1]
+    ids = ids + [vocab.eos_id]
     out[n, :len(ids)] = ids
   return out
 
@@ -136,6 +145,8 @@ class Recommender:
     self.input_length = int(lengths.get("inputs", 512))
     self.target_length = int(lengths.get("targets", 64))
     self.max_history = int(run_info.get("max_history", layout.MAX_HISTORY))
+    # Trained on compact history inputs (SID tokens alone, trimmed to the most recent items)?
+    self.compact_history = bool((run_info.get("register_kwargs") or {}).get("compact_history", False))
     self._sharding = _data_sharding(batch_size)
     if self._sharding is not None:  # Users over 'data', parameters replicated.
       self.params = jax.device_put(params, NamedSharding(self._sharding.mesh, PartitionSpec()))
@@ -159,8 +170,14 @@ class Recommender:
     import gr_jax_tasks  # pylint: disable=g-import-not-at-top
     return {t: self.modality(m) for t, m in gr_jax_tasks.seqrec_modalities(self.method).items()}
 
-  def _batches(self, texts: Sequence[str], desc: str):
-    ids = encode_inputs(self.vocab, texts, self.input_length)
+  def encode(self, texts: Sequence[str], task: Optional[str] = None) -> np.ndarray:
+    """[U, input_length] ids of `task`'s input texts, trimmed as training trimmed them."""
+    from gr_jax_tasks import prompts  # pylint: disable=g-import-not-at-top
+    keep_recent = bool(task) and self.compact_history and prompts.takes_history(task)
+    return encode_inputs(self.vocab, texts, self.input_length, keep_recent=keep_recent)
+
+  def _batches(self, texts: Sequence[str], desc: str, task: Optional[str]):
+    ids = self.encode(texts, task)
     for start in tqdm.trange(0, len(ids), self.batch_size, desc=desc,
                              disable=not self.progress or len(ids) <= self.batch_size):
       chunk = ids[start:start + self.batch_size]
@@ -171,15 +188,16 @@ class Recommender:
       yield len(chunk), batch
 
   def decode_sids(self, texts: Sequence[str], modality: str, desc: str = "decode",
-                  forced_tokens: Optional[np.ndarray] = None):
+                  forced_tokens: Optional[np.ndarray] = None, task: Optional[str] = None):
     """Constrained beam search per input -> (catalog indices [U, top_k] (-1 none), log-probs).
 
-    `forced_tokens` [U, L] pins SID positions per input (vocab id, -1 = free)."""
+    `forced_tokens` [U, L] pins SID positions per input (vocab id, -1 = free); `task` names the
+    task the texts belong to (history tasks of compact models are trimmed keep-recent)."""
     catalog = self.catalogs[modality]
     fn = _sid_predict_fn(self.model, self.beam_size, self.top_k, self.vocab.eos_id)
     items, scores = [], []
     start = 0
-    for n, batch in self._batches(texts, desc):
+    for n, batch in self._batches(texts, desc, task):
       forced = None
       if forced_tokens is not None:
         forced = np.full([batch.shape[0], catalog.tokens_NxL.shape[1]], -1, np.int32)
@@ -195,23 +213,26 @@ class Recommender:
       return np.zeros([0, self.top_k], np.int32), np.zeros([0, self.top_k], np.float32)
     return np.concatenate(items), np.concatenate(scores)
 
-  def decode_texts(self, texts: Sequence[str], beam_size: int = 1, desc: str = "generate") -> list[str]:
+  def decode_texts(self, texts: Sequence[str], beam_size: int = 1, desc: str = "generate",
+                   task: Optional[str] = None) -> list[str]:
     """Unconstrained decoding (greedy when beam_size == 1) -> target strings."""
     fn = _text_predict_fn(self.model, beam_size, self.target_length, self.vocab.eos_id)
     out = []
-    for n, batch in self._batches(texts, desc):
+    for n, batch in self._batches(texts, desc, task):
       seqs = np.asarray(jax.device_get(fn(self.params, batch)))[:n]
       out.extend(decode_text(self.vocab, s) for s in seqs)
     return out
 
   def history_inputs(self, task: str, histories: Sequence[Sequence[str]], modality: str) -> list[str]:
-    """Prompt texts of a seqrec task for item-id histories (last `max_history`, items with SIDs)."""
+    """Input texts of a seqrec task for item-id histories (last `max_history`, items with SIDs):
+    the canonical prompt, or the compact SID-only form when the model was trained on it."""
     from gr_jax_tasks import prompts  # pylint: disable=g-import-not-at-top
     table = self.catalogs[modality].sid_strings
     texts = []
     for history in histories:
       sids = [table[i] for i in list(history)[-self.max_history:] if i in table]
-      texts.append(prompts.format_input(task, {"history_sids": sids}, variant=0))
+      texts.append(prompts.format_compact_history(task, sids) if self.compact_history
+                   else prompts.format_input(task, {"history_sids": sids}, variant=0))
     return texts
 
   def fuse(self, results: Sequence[tuple[np.ndarray, np.ndarray]]):
@@ -230,7 +251,7 @@ class Recommender:
     if unknown:
       raise KeyError(f"unknown item ids (not in {os.path.join(self.data_dir, layout.ITEMS)}): "
                      + ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
-    results = [self.decode_sids(self.history_inputs(task, histories, mod), mod, desc=task)
+    results = [self.decode_sids(self.history_inputs(task, histories, mod), mod, desc=task, task=task)
                for task, mod in self.seqrec_tasks().items()]
     return self.fuse(results)
 

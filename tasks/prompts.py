@@ -114,6 +114,29 @@ def _content(fields: Mapping) -> str:
   return " ".join(parts)
 
 
+# Compact history inputs (TIGER's form, `compact_history=True`): the history's SID tokens alone,
+# oldest first, no prompt text and no separators (3-5 tokens per item instead of ~5-7 plus a
+# ~10-token prompt). A task that reads the same history as its method's main seqrec task gets one
+# marker word after the history, so the model can tell the two apart; the marker goes last so
+# that trimming a long history from the left (gr_jax_tasks.trim) never cuts it.
+COMPACT_MARKERS: dict[str, str] = {
+    "seqrec": "", "seqrec_text": "", "seqrec_image": "",
+    "seqrec_title": " title", "text_hist2image": " image", "image_hist2text": " text",
+}
+
+
+def takes_history(task: str) -> bool:
+  """Whether `task`'s input is a user history (the tasks `compact_history` changes)."""
+  return "{history}" in _templates(task)[0]
+
+
+def format_compact_history(task: str, history_sids: Sequence[str]) -> str:
+  """Compact input of a history task: SID tokens oldest first, then the task's marker."""
+  if task not in COMPACT_MARKERS:
+    raise KeyError(f"task {task!r} has no compact form; history tasks: {sorted(COMPACT_MARKERS)}")
+  return "".join(history_sids) + COMPACT_MARKERS[task]
+
+
 def format_history(history_sids: Sequence[str]) -> str:
   """Joins SID strings of a history, oldest first."""
   return HISTORY_SEPARATOR.join(history_sids)

@@ -18,6 +18,7 @@ from gr_jax_tasks import prompts
 from gr_jax_tasks import sources
 from gr_jax_tasks import tiger
 from gr_jax_tasks import trialign
+from gr_jax_tasks import trim
 
 METHODS = {"trialign": trialign, "macrec": macrec, "tiger": tiger}
 DATASETS_ENV = "GR_JAX_DATASETS"  # "name=dir:method,name2=dir2:method2"
@@ -99,6 +100,7 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
                      max_history: int = layout.MAX_HISTORY, *, sp_vocab_size: int = vocab_lib.DEFAULT_SP_VOCAB_SIZE,
                      task_rates: Optional[Mapping[str, float]] = None,
                      item_eval_size: int = sources.DEFAULT_ITEM_EVAL_SIZE,
+                     compact_history: bool = False,
                      build_vocab: bool = False,
                      seqrec_metric_fns: Optional[Sequence[Callable]] = None) -> str:
   """Registers `<method>_<name>_<task>` Tasks and the `<method>_<name>` Mixture; returns its name.
@@ -109,7 +111,9 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
   The vocabulary (`DIR/vocab/<tokenizer_run>/`) is built on first use, or now
   with `build_vocab`. Re-registering a name replaces it. The next-item SID tasks
   get `seqrec_metric_fns` (default `exact_match`; T5X runs pass the beam ranking
-  of `gr_jax.evaluate`), the others `exact_match`.
+  of `gr_jax.evaluate`), the others `exact_match`. With `compact_history` the tasks that read a
+  history take its SID tokens alone (TIGER's input form), trimmed to the most recent items
+  (`gr_jax_tasks.trim`) instead of seqio's keep-the-start trim.
   """
   module = _method(method)
   if not re.fullmatch(r"[\w.]+", name):
@@ -128,7 +132,7 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
       name=name, data_dir=data_dir, method=method, tokenizer_run=tokenizer_run,
       drop_tasks=tuple(sorted(drop_tasks)), caption_noise=float(caption_noise),
       prompt_variants=bool(prompt_variants), seed=int(seed), max_history=int(max_history),
-      item_eval_size=int(item_eval_size))
+      item_eval_size=int(item_eval_size), compact_history=bool(compact_history))
 
   vocab_dir = layout.vocab_dir(data_dir, tokenizer_run)
   builder = functools.partial(vocab_lib.build_vocabulary, data_dir, tokenizer_run, sp_vocab_size,
@@ -153,9 +157,12 @@ def register_dataset(name: str, data_dir: str, method: str = "trialign",
       logging.warning("%s: no training examples in %s; left out of %s", full, data_dir, mixture)
       continue
     metric_fns = list(seqrec_metric_fns or [exact_match]) if task in module.SEQREC else [exact_match]
+    preprocessors = [seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim]
+    if cfg.compact_history and prompts.takes_history(task):
+      preprocessors.insert(1, trim.trim_inputs_keep_recent)
     seqio.TaskRegistry.add(
         full, source=sources.ExamplesSource(functools.partial(examples, cfg, task)),
-        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
+        preprocessors=preprocessors,
         output_features=output_features, metric_fns=metric_fns)
     _CONFIGS[full] = cfg
     entries.append((full, float((task_rates or {}).get(task, 1.0))))

@@ -38,6 +38,8 @@ class DatasetConfig:
   seed: int = 0
   max_history: int = layout.MAX_HISTORY
   item_eval_size: int = DEFAULT_ITEM_EVAL_SIZE  # Items in item-level validation/test splits.
+  # History tasks read SID tokens alone (no prompt text), trimmed from the left (keep recent).
+  compact_history: bool = False
 
 
 @dataclasses.dataclass(eq=False)  # Hashed by identity: functools.cache keys on it.
@@ -131,8 +133,11 @@ def seqrec_examples(view: DatasetView, cfg: DatasetConfig, task: str, split: str
     target = target_fn(ex.target)
     if not history or not target:
       continue
-    variant = _variant(cfg, split, task, f"{ex.user_id}|{len(ex.history)}|{ex.target}")
-    inputs = prompts.format_input(task, {"history_sids": history}, variant)
+    if cfg.compact_history:
+      inputs = prompts.format_compact_history(task, history)
+    else:
+      variant = _variant(cfg, split, task, f"{ex.user_id}|{len(ex.history)}|{ex.target}")
+      inputs = prompts.format_input(task, {"history_sids": history}, variant)
     out.append(_record(task, inputs, target, ex.user_id, ex.target))
   return out
 

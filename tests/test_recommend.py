@@ -88,3 +88,26 @@ def test_cli_evaluate_writes_reports(fake_load, tmp_path, capsys):
   assert "| macrec:ensemble |" in capsys.readouterr().out
   assert os.path.exists(os.path.join(out, "report.md"))
   assert os.path.exists(os.path.join(out, "metric_vs_k.png"))
+
+
+def test_compact_model_reads_the_most_recent_items_when_the_history_is_too_long(trained):
+  """A model trained with compact_history gets SID-only inputs trimmed keep-recent: with room
+  for two 4-level items, a 3-item history still ends with its last item (the prompt form would
+  have kept the prompt and the oldest item instead)."""
+  model, params, info = trained
+  short = dict(info, task_feature_lengths={"inputs": 9, "targets": 8})
+  compact = recommend.Recommender(model, params, dict(short, register_kwargs={"compact_history": True}),
+                                  beam_size=4, top_k=2, batch_size=2, progress=False)
+  prompt = recommend.Recommender(model, params, short, beam_size=4, top_k=2, batch_size=2,
+                                 progress=False)
+  assert compact.compact_history and not prompt.compact_history
+  history = [["i001", "i004", "i007"]]
+  text = compact.history_inputs("seqrec_text", history, "text")[0]
+  assert text == "".join(compact.catalogs["text"].sid_strings[i] for i in history[0])
+  enc = compact.encode([text], "seqrec_text")[0]
+  assert [int(i) for i in enc if i] == compact.vocab.sid_token_ids(
+      compact.catalogs["text"].sid_strings["i004"] + compact.catalogs["text"].sid_strings["i007"]) + [1]
+  items, _ = compact.recommend(history)
+  assert compact.item_ids[items[0, 0]] == "i007"
+  items, _ = prompt.recommend(history)
+  assert prompt.item_ids[items[0, 0]] != "i007"

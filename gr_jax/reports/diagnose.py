@@ -96,16 +96,16 @@ def _teacher_fn(model, sid_length: int, decoder_start_id: int = 0):
   return fn
 
 
-def teacher_forced(rec, texts: Sequence[str], sid_UxL: np.ndarray, modality: str) -> dict:
+def teacher_forced(rec, texts: Sequence[str], sid_UxL: np.ndarray, modality: str,
+                   task: Optional[str] = None) -> dict:
   """Per-level teacher-forced statistics of the true SIDs `sid_UxL` (vocab ids) for `texts`."""
-  from gr_jax import recommend  # pylint: disable=g-import-not-at-top
   catalog = rec.catalogs[modality]
   length = catalog.tokens_NxL.shape[1]
   mask = np.zeros([length, rec.vocab.vocab_size], bool)
   for level in range(length):
     mask[level, np.unique(catalog.tokens_NxL[:, level])] = True
   fn = _teacher_fn(rec.model, length)
-  enc = recommend.encode_inputs(rec.vocab, texts, rec.input_length)
+  enc = rec.encode(texts, task)
   parts = []
   for start in range(0, len(texts), rec.batch_size):
     chunk = np.zeros([rec.batch_size, enc.shape[1]], np.int32)
@@ -184,7 +184,7 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
   k = rec.top_k
   report = {"split": split, "method": rec.method, "num_users": len(examples),
             "num_items": len(rec.item_ids), "beam_size": rec.beam_size, "top_k": k,
-            "max_history": rec.max_history, "tasks": {}}
+            "max_history": rec.max_history, "compact_history": rec.compact_history, "tasks": {}}
   if model_dir:
     report["loss_curves"] = loss_curves(model_dir)
   hits_by_system, lists = {}, {}
@@ -194,13 +194,14 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
     keep = np.array([int(t) in row_of for t in targets])  # Targets with a SID in this modality.
     texts = rec.history_inputs(task, [h for h, ok in zip(histories, keep) if ok], mod)
     sid = catalog.tokens_NxL[[row_of[int(t)] for t in targets[keep]]].astype(np.int32)
-    tf = teacher_forced(rec, texts, sid, mod)
+    tf = teacher_forced(rec, texts, sid, mod, task)
     prompt_lengths = np.array([len(rec.vocab.encode(t)) + 1 for t in texts])  # + eos.
     first_rank = tf.pop("first_level_rank")
-    plain, _ = rec.decode_sids(texts, mod, desc=f"{task} plain")
+    plain, _ = rec.decode_sids(texts, mod, desc=f"{task} plain", task=task)
     forced = np.full_like(sid, -1)
     forced[:, 0] = sid[:, 0]
-    oracle, _ = rec.decode_sids(texts, mod, desc=f"{task} oracle prefix", forced_tokens=forced)
+    oracle, _ = rec.decode_sids(texts, mod, desc=f"{task} oracle prefix", forced_tokens=forced,
+                                task=task)
     hit_plain = (plain == targets[keep][:, None]).any(1)
     hit_oracle = (oracle == targets[keep][:, None]).any(1)
     plain_first = catalog.tokens_NxL[[row_of.get(int(i), 0) for i in plain[:, 0]], 0]
@@ -208,7 +209,8 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
     hits_by_system[name], lists[name] = hit_plain, plain
     report["tasks"][task] = {
         "modality": mod, "n": int(keep.sum()), "teacher_forced": tf,
-        # Prompts longer than the model's input length lose their END (the most recent items).
+        # Prompts longer than the model's input length lose their END (the most recent items);
+        # compact inputs (rec.compact_history) lose their oldest items instead.
         "inputs_truncated": hr_with_se(prompt_lengths > rec.input_length),
         "prompt_tokens": {"max": int(prompt_lengths.max()), "mean": float(prompt_lengths.mean()),
                           "input_length": rec.input_length},
@@ -327,7 +329,8 @@ def markdown(report: Mapping) -> str:
     p = t["prompt_tokens"]
     lines.append(f"{task}: {t['inputs_truncated']['value']:.1%} of the prompts exceed the input length "
                  f"{p['input_length']} (max {p['max']}, mean {p['mean']:.1f} tokens) and lose their "
-                 "most recent items.")
+                 + ("oldest items (compact inputs, trimmed keep-recent)." if report.get("compact_history")
+                    else "most recent items (prompt inputs keep their start)."))
   lines += ["", "| task | level acc. (level codes) | level acc. (argmax) | whole SID | first level in beam "
             "after step 1 | first level top-1 | " + f"HR@{k} | HR@{k} true first level |",
             "|---|---|---|---:|---:|---:|---:|---:|"]

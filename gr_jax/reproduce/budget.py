@@ -17,7 +17,7 @@ CHECKPOINT_EVERY = 500  # Steps between checkpoints of long runs.
 # Macros `gr-jax reproduce` reads from gin/paper/<paper>/<method>.gin (gin/paper/common.gin).
 MACROS = ("EPOCHS", "WARMUP_RATIO", "BEAM_SIZE", "SEEDS", "CPU_SCALE", "CPU_EXAMPLES",
           "CPU_BATCH_SIZE", "CURVE_POINTS",
-          "FEATURE_LENGTHS", "MAX_HISTORY", "BATCH_SIZE", "TOKENIZE_GIN")
+          "FEATURE_LENGTHS", "MAX_HISTORY", "BATCH_SIZE", "TOKENIZE_GIN", "COMPACT_HISTORY")
 # Tasks per epoch of each gr_jax_tasks method: (tasks over the train split, tasks over items).
 TASKS_PER_EPOCH = {"tiger": (1, 0), "macrec": (4, 2), "trialign": (2, 6)}
 # The train step's required macros, given dummies so the file parses outside `gr-jax train`.
@@ -137,11 +137,14 @@ def plan(macros: dict, kind: str, examples: int, scale: Optional[float] = None,
 
 
 def feature_lengths(macros: dict, sid_lengths: Sequence[int]) -> dict:
-  """TASK_FEATURE_LENGTHS of the run: FEATURE_LENGTHS, or room for MAX_HISTORY SIDs."""
+  """TASK_FEATURE_LENGTHS of the run: FEATURE_LENGTHS, or room for MAX_HISTORY SIDs (with
+  COMPACT_HISTORY: the SID tokens, a task marker and eos; else also separators and a prompt)."""
   if macros.get("FEATURE_LENGTHS"):
     return dict(macros["FEATURE_LENGTHS"])
   levels = max(sid_lengths) if sid_lengths else 4
   history = int(macros["MAX_HISTORY"])
+  if macros.get("COMPACT_HISTORY"):
+    return {"inputs": history * levels + 2, "targets": levels + 2}
   return {"inputs": 32 + history * (levels + 1), "targets": levels + 2}
 
 

@@ -64,7 +64,7 @@ def rank_model(rec, split: str, max_users: Optional[int]) -> dict:
     targets = [None if rec.item_index.get(ex.target) is None else int(reps[rec.item_index[ex.target]])
                for ex in examples]
     first_targets = targets if first_targets is None else first_targets
-    results.append(rec.decode_sids(rec.history_inputs(task, histories, mod), mod, desc=task))
+    results.append(rec.decode_sids(rec.history_inputs(task, histories, mod), mod, desc=task, task=task))
     ranks[task] = evaluate.target_ranks(results[-1][0], targets)
   if len(results) > 1:
     # The fused list holds catalog items; as in MQL4GRec's ensemble.py the target is the item

@@ -54,3 +54,12 @@ def test_mixture_epoch_and_feature_lengths():
   assert budget.curve_points(3, 10) == [1, 2, 3]
   with pytest.raises(ValueError, match="--budget"):
     budget.plan({}, "gpu", 10)
+
+
+def test_compact_history_feature_lengths():
+  """COMPACT_HISTORY inputs hold the SID tokens, a task marker and eos: no prompt, no separators."""
+  assert budget.feature_lengths({"MAX_HISTORY": 20, "COMPACT_HISTORY": True}, [4, 5]) == {
+      "inputs": 102, "targets": 7}
+  macros = budget.read_macros(budget.gin_path("macrec", "tiger"))
+  assert macros["COMPACT_HISTORY"] is True  # TIGER's input form (gin/gr_jax/tiger.gin).
+  assert not budget.read_macros(budget.gin_path("macrec", "mql4grec"))["COMPACT_HISTORY"]
