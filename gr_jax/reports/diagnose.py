@@ -228,6 +228,10 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
       lists[name] = items
   report["systems"] = {
       name: dict(hr_with_se(hits_by_system[name]), **popularity_stats(items, train, rec.item_ids)) for name, items in lists.items()}
+  first_task, first_mod = next(iter(rec.seqrec_tasks().items()))
+  report["first_level_by_system"] = {
+      "task": first_task, **{name: first_level_of_lists(rec.catalogs[first_mod], items, targets)
+                             for name, items in lists.items() if len(items) == len(examples)}}
   report["history_length"] = _history_buckets(
       histories, {n: h for n, h in hits_by_system.items() if len(h) == len(examples)})
   report["history_length_note"] = (f"the generative model reads the last {rec.max_history} items; "
@@ -242,6 +246,20 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
     os.makedirs(out_dir, exist_ok=True)
     report["plots"] = _plots(report, out_dir)
   return report
+
+
+def first_level_of_lists(catalog, items_UxK: np.ndarray, targets: np.ndarray) -> dict:
+  """How well a top-K list knows the target's first SID level: its top-1 item has it, or any
+  of its K items has it (users whose target has a SID). Read next to HR@K, it separates
+  "which first-level group comes next" from "which item inside the group"."""
+  row_of = {int(c): n for n, c in enumerate(catalog.catalog_index)}
+  first = np.array([catalog.tokens_NxL[row_of[int(i)], 0] if int(i) in row_of else -1
+                    for i in np.asarray(items_UxK).reshape(-1)]).reshape(np.shape(items_UxK))
+  keep = np.array([int(t) in row_of for t in targets])
+  want = np.array([catalog.tokens_NxL[row_of[int(t)], 0] for t in targets[keep]])
+  first = first[keep]
+  return {"top1": hr_with_se(first[:, 0] == want), "in_list": hr_with_se((first == want[:, None]).any(1)),
+          "distinct_in_list": float(np.mean([len(set(r[r >= 0])) for r in first]))}
 
 
 def _plots(report: Mapping, out_dir: str) -> dict:
@@ -345,6 +363,15 @@ def markdown(report: Mapping) -> str:
             "|---|---:|---:|---:|"]
   for name, m in report["systems"].items():
     lines.append(f"| {name} | {_fmt(m)} | {m['head_share']:.3f} | {m['coverage']:.3f} |")
+  by_sys = {n: v for n, v in (report.get("first_level_by_system") or {}).items() if n != "task"}
+  if by_sys:
+    lines += ["", f"Target's first SID level ({report['first_level_by_system']['task']}) in each "
+              f"system's top-{k} list: does a system know which group comes next (top-1, any) "
+              "or rank better inside it?", "",
+              f"| system | top-1 item has it | any of the {k} has it | distinct first levels in the list |",
+              "|---|---:|---:|---:|"]
+    for name, v in by_sys.items():
+      lines.append(f"| {name} | {_fmt(v['top1'])} | {_fmt(v['in_list'])} | {v['distinct_in_list']:.1f} |")
   buckets = report.get("history_length") or {}
   if buckets:
     names = list(next(iter(buckets.values())))

@@ -164,3 +164,18 @@ def test_cli_lists_diagnose(capsys):
   with pytest.raises(SystemExit):
     cli.main(["diagnose", "--help"])
   assert "--model_dir" in capsys.readouterr().out
+
+
+def test_first_level_of_lists_counts_group_hits_separately_from_item_hits():
+  """Items 0..3 in two first-level groups (codes 5, 6); targets have SIDs except item 9."""
+  import types  # pylint: disable=g-import-not-at-top
+  catalog = types.SimpleNamespace(catalog_index=np.array([0, 1, 2, 3]),
+                                  tokens_NxL=np.array([[5, 0], [5, 1], [6, 0], [6, 1]]))
+  lists = np.array([[1, 2], [2, 3], [0, -1], [3, 0]])
+  targets = np.array([0, 0, 3, 9])  # user 3's target has no SID: left out.
+  got = diagnose.first_level_of_lists(catalog, lists, targets)
+  # user 0: top-1 item 1 shares group 5 with target 0 (no item hit, a group hit); user 1: group 5
+  # not in [6, 6]; user 2: group 6 wanted, list [5, none] misses it.
+  assert got["top1"]["value"] == pytest.approx(1 / 3) and got["top1"]["n"] == 3
+  assert got["in_list"]["value"] == pytest.approx(1 / 3)
+  assert got["distinct_in_list"] == pytest.approx((2 + 1 + 1) / 3)
