@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Floors, lowest first: a module may import modules of its own floor or below, never above.
 FLOORS = (
     ("base", ("gr_jax", "gr_jax.io_utils", "gr_jax.paths", "gr_jax.flags", "gr_jax.gin_flags",
-              "gr_jax.data.layout")),
+              "gr_jax.data.layout", "gr_jax.perf")),
     ("data", ("gr_jax.data",)),
     ("encoders", ("gr_jax.encoders",)),
     ("enrich", ("gr_jax.enrich",)),
