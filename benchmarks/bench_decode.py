@@ -3,7 +3,11 @@
 Same MACRec-size T5 (weights copied across with gr_jax.model.hf_convert), same
 catalog of random unique 4-level SIDs, same encoder inputs, in one run. Prints
 both throughputs, their ratio, and whether both return the same top-10 items
-(in the same order) on a sample of users. Run:
+(in the same order) on a sample of users. FLOP accounting (`gr_jax.perf`): model FLOPs
+per user are what a minimal cached beam search must do (the encoder over the user's real
+tokens and the cross-attention keys/values once, then the decoder for each live beam of
+each step: 1 beam at step 0), the same count for both sides; achieved GFLOP/s and the
+share of the fp32 matmul peak measured in the same run follow from each side's users/s. Run:
 
   python benchmarks/bench_decode.py                 # defaults: 5000 items, beam 20, top-10
   python benchmarks/bench_decode.py --users 512 --hf_users 64 --json out.json
@@ -23,6 +27,7 @@ import numpy as np
 
 from gr_jax import decoding
 from gr_jax import io_utils
+from gr_jax import perf
 from gr_jax.model import hf_convert
 from gr_jax.model import models
 from gr_jax.model import t5
@@ -139,6 +144,8 @@ def main(argv=None) -> int:
                  help="Scales the random output layer so beams are not near-ties (both models).")
   p.add_argument("--gin_file", default=MACREC_GIN)
   p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--peak_size", type=int, default=perf.PEAK_MATMUL_SIZE,
+                 help="n of the n^3 fp32 matmul that measures the peak.")
   p.add_argument("--json", default=None, help="Also write the results here.")
   args = p.parse_args(argv)
 
@@ -178,7 +185,17 @@ def main(argv=None) -> int:
   same_set = [set(jax_items[u]) == set(hf_items[u]) for u in range(n)]
   max_diff = float(np.abs(jax_scores[:n] - hf_scores).max())
   ratio = jax_ups / hf_ups
-  print(f"speed-up: {ratio:.1f}x (target >= 10x on CPU)")
+  print(f"speed-up: {ratio:.1f}x")
+  schedule = perf.beam_schedule(args.beam, sids)
+  lengths = (enc > 0).sum(1)
+  user_flops = np.array([perf.t5_decode_flops(cfg, int(n), schedule) for n in lengths])
+  peak = perf.matmul_peak_gflops(args.peak_size)
+  flop_reports = {"jax": perf.share_of_peak(user_flops.mean(), jax_ups, peak),
+                  "hf": perf.share_of_peak(user_flops[:n].mean(), hf_ups, peak)}
+  print(f"model FLOPs per user (encoder over {lengths.mean():.1f} real tokens on average, live "
+        f"beams per step {schedule}); fp32 matmul peak ({args.peak_size}^3): {peak:.1f} GFLOP/s")
+  print(perf.format_share("JAX", flop_reports["jax"], "user"))
+  print(perf.format_share("HF generate", flop_reports["hf"], "user"))
   print(f"same top-{args.top_k} (order too): {sum(same)}/{n} users; same set: {sum(same_set)}/{n}; "
         f"max |log-prob diff| {max_diff:.2e}")
   if args.json:
@@ -187,7 +204,8 @@ def main(argv=None) -> int:
         "top_k": args.top_k, "devices": str(jax.devices()), "torch_threads": torch.get_num_threads(),
         "jax_users_per_s": jax_ups, "jax_compile_s": compile_s, "hf_users_per_s": hf_ups,
         "speedup": ratio, "same_top_k": sum(same), "same_set": sum(same_set), "checked": n,
-        "max_score_diff": max_diff})
+        "max_score_diff": max_diff, "peak_gflops": peak, "live_beams_per_step": schedule,
+        "mean_encoder_tokens": float(lengths.mean()), "flops": flop_reports})
   return 0 if all(same_set) else 1
 
 

@@ -9,8 +9,9 @@ Every side quantizes the same fp32 items against the same codebooks, level by le
 * torch: what peer RQ-VAE code does, `torch.cdist(x, c)` + `argmin` per level, in chunks
   of `--torch-chunk` rows (all CPU threads);
 * numpy: brute force, the same expansion in chunks with a float64-free argmin.
-The fp32 matmul peak is measured in the same run with a large square jitted matmul,
-and the search's achieved fraction is (2 * N * D * sum K FLOPs / time) / peak. One warm-up
+FLOP accounting (`gr_jax.perf`): model FLOPs = 2 * N * D * sum K per run (2 * D * sum K per
+item), the same for every side; each side's achieved GFLOP/s and its share of the fp32 matmul
+peak measured in the same run (jitted `--peak_size`^3 matmul, best of 5). One warm-up
 per side, then the median of `--repeats` alternating rounds. The machine may be shared:
 compare ratios within one run. torch is imported lazily (an optional extra).
 """
@@ -25,26 +26,7 @@ import time
 
 import numpy as np
 
-
-def _median_time(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
-def jax_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-  """fp32 GFLOP/s of a jitted n x n x n matmul (the machine's practical matmul peak)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
-  b = jnp.asarray(np.random.default_rng(1).standard_normal((n, n)), jnp.float32)
-  f = jax.jit(lambda a, b: jnp.dot(a, b, precision=jax.lax.Precision.HIGHEST))
-  f(a, b).block_until_ready()
-  t = _median_time(lambda: f(a, b).block_until_ready(), repeats)
-  return 2 * n ** 3 / t / 1e9
+from gr_jax import perf
 
 
 def jax_search(x, books):
@@ -103,6 +85,8 @@ def main() -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--torch-chunk", type=int, default=4096)
   parser.add_argument("--skip-numpy", action="store_true")
+  parser.add_argument("--peak_size", type=int, default=perf.PEAK_MATMUL_SIZE,
+                      help="n of the n^3 fp32 matmul that measures the peak.")
   parser.add_argument("--json", default=None, help="Also write the numbers here.")
   args = parser.parse_args()
 
@@ -114,7 +98,7 @@ def main() -> None:
   for k in sizes:
     books.append((scale * rng.standard_normal((k, args.dim))).astype(np.float32))
     scale *= 0.5
-  flops = 2.0 * args.items * args.dim * sum(sizes)
+  flops = perf.nearest_code_flops(args.items, args.dim, sizes)
 
   sides = {"jax": jax_search(x, books), "torch_cdist": torch_search(x, books, args.torch_chunk)}
   if not args.skip_numpy:
@@ -129,13 +113,15 @@ def main() -> None:
       fn()
       times[k].append(time.perf_counter() - start)
   med = {k: statistics.median(v) for k, v in times.items()}
-  peak = jax_peak_gflops()
+  peak = perf.matmul_peak_gflops(args.peak_size)
+  # Per item: FLOPs of one item, items/s.
+  reports = {k: perf.share_of_peak(flops / args.items, args.items / t, peak) for k, t in med.items()}
   import jax  # pylint: disable=g-import-not-at-top
   result = {
       "items": args.items, "dim": args.dim, "codes": sizes, "device": str(jax.devices()[0]),
       "cpus": len(os.sched_getaffinity(0)), "seconds": med,
-      "gflops": {k: flops / t / 1e9 for k, t in med.items()}, "peak_gflops": peak,
-      "jax_fraction_of_peak": flops / med["jax"] / 1e9 / peak,
+      "gflops": {k: r["gflops"] for k, r in reports.items()}, "peak_gflops": peak,
+      "jax_fraction_of_peak": reports["jax"]["share_of_peak"], "flops": reports,
       "speedup_vs_torch_cdist": med["torch_cdist"] / med["jax"],
       "agreement_with_jax": agree,
   }
@@ -144,10 +130,10 @@ def main() -> None:
   print(f"{args.items} items x dim {args.dim}, codebooks {sizes} ({flops / 1e9:.1f} GFLOP/run), "
         f"{result['cpus']} CPU(s), device {result['device']}")
   for k, t in med.items():
-    print(f"  {k:12s} {t:8.3f} s  {flops / t / 1e9:8.1f} GFLOP/s  codes equal to jax: "
+    print(f"  {k:12s} {t:8.3f} s  {args.items / t:10.0f} items/s  codes equal to jax: "
           f"{agree[k] * 100:.3f}% of items")
-  print(f"  fp32 matmul peak (jitted 2048^3): {peak:.1f} GFLOP/s; jax search reaches "
-        f"{result['jax_fraction_of_peak'] * 100:.1f}% of it")
+    print(perf.format_share(k, reports[k], "item"))
+  print(f"  fp32 matmul peak (jitted {args.peak_size}^3): {peak:.1f} GFLOP/s")
   print(f"  jax vs torch.cdist+argmin: {result['speedup_vs_torch_cdist']:.2f}x"
         + (f"; jax vs numpy brute force: {result['speedup_vs_numpy']:.2f}x"
            if "speedup_vs_numpy" in result else ""))

@@ -9,9 +9,10 @@ position buckets, untied output layer, dropout 0.1) on the same random batch:
   with the state donated, as `gr_jax.train` runs it;
 * torch: Hugging Face `T5ForConditionalGeneration` (same dimensions), loss.backward(),
   `clip_grad_norm_(1.0)` and `torch.optim.AdamW` (all CPU threads).
-tokens/s counts encoder + decoder tokens. FLOP utilisation = model FLOPs per step (3 x the
-forward matmul FLOPs, attention included) / time / the fp32 matmul peak measured in the same
-run (jitted 2048^3 matmul). One warm-up per side, then the median of `--repeats`
+tokens/s counts encoder + decoder tokens. FLOP accounting (`gr_jax.perf`): model FLOPs per
+step = 3 x the forward matmul FLOPs (attention included), the same for both sides; each
+side's achieved GFLOP/s and its share of the fp32 matmul peak measured in the same run
+(jitted `--peak_size`^3 matmul, best of 5). One warm-up per side, then the median of `--repeats`
 alternating rounds of `--steps` steps. The machine may be shared: compare ratios within a run.
 torch and transformers (the `bench` extra) are imported lazily.
 """
@@ -26,38 +27,10 @@ import time
 
 import numpy as np
 
+from gr_jax import perf
+
 MACREC = dict(emb_dim=128, num_heads=6, head_dim=64, mlp_dim=1024, num_encoder_layers=4,
               num_decoder_layers=4)
-
-
-def model_flops(batch: int, inputs: int, targets: int, vocab: int, emb_dim: int, num_heads: int,
-                head_dim: int, mlp_dim: int, num_encoder_layers: int,
-                num_decoder_layers: int) -> float:
-  """Matmul FLOPs of one training step (forward x 3) of a T5 encoder-decoder."""
-  d, hd, f = emb_dim, num_heads * head_dim, mlp_dim
-  mlp = 2 * 3 * d * f  # Gated: wi_0, wi_1, wo.
-  enc = inputs * (2 * 4 * d * hd + 2 * 2 * inputs * hd + mlp)
-  dec = targets * (2 * 4 * d * hd + 2 * 2 * targets * hd  # Self-attention.
-                   + 2 * 2 * d * hd + 2 * 2 * inputs * hd  # Cross: q, o; scores, values.
-                   + mlp) + inputs * 2 * 2 * d * hd  # Cross: k, v of the encoder outputs.
-  logits = targets * 2 * d * vocab
-  return 3.0 * batch * (num_encoder_layers * enc + num_decoder_layers * dec + logits)
-
-
-def jax_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-  """fp32 GFLOP/s of a jitted n x n x n matmul (the machine's practical matmul peak)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
-  b = jnp.asarray(np.random.default_rng(1).standard_normal((n, n)), jnp.float32)
-  f = jax.jit(lambda a, b: jnp.dot(a, b, precision=jax.lax.Precision.HIGHEST))
-  f(a, b).block_until_ready()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    f(a, b).block_until_ready()
-    times.append(time.perf_counter() - start)
-  return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
 def make_batch(batch: int, inputs: int, targets: int, vocab: int, seed: int = 0) -> dict:
@@ -70,14 +43,18 @@ def make_batch(batch: int, inputs: int, targets: int, vocab: int, seed: int = 0)
           "decoder_loss_weights": np.ones_like(tgt)}
 
 
+def t5_config(vocab: int, dropout: float):
+  from gr_jax.model import t5  # pylint: disable=g-import-not-at-top
+  return t5.T5Config(vocab_size=vocab, dropout_rate=dropout, **MACREC)
+
+
 def jax_step(batch: dict, vocab: int, lengths: dict, dropout: float):
   """`run(n)`: n gr_jax train steps; returns the last loss."""
   import jax  # pylint: disable=g-import-not-at-top
   from gr_jax import partitioning  # pylint: disable=g-import-not-at-top
   from gr_jax import train  # pylint: disable=g-import-not-at-top
   from gr_jax.model import models  # pylint: disable=g-import-not-at-top
-  from gr_jax.model import t5  # pylint: disable=g-import-not-at-top
-  config = t5.T5Config(vocab_size=vocab, dropout_rate=dropout, **MACREC)
+  config = t5_config(vocab, dropout)
   model = models.EncoderDecoderModel(config)
   tx, lr_fn = train.make_optimizer(10_000, warmup_steps=10)
   partitioner = partitioning.Partitioner()
@@ -143,6 +120,8 @@ def main() -> None:
   parser.add_argument("--steps", type=int, default=3, help="Train steps per timed round.")
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--skip-torch", action="store_true")
+  parser.add_argument("--peak_size", type=int, default=perf.PEAK_MATMUL_SIZE,
+                      help="n of the n^3 fp32 matmul that measures the peak.")
   parser.add_argument("--json", default=None, help="Also write the numbers here.")
   args = parser.parse_args()
 
@@ -160,15 +139,18 @@ def main() -> None:
       times[k].append((time.perf_counter() - start) / args.steps)
   step_s = {k: statistics.median(v) for k, v in times.items()}
   tokens = args.batch * (args.inputs + args.targets)
-  flops = model_flops(args.batch, args.inputs, args.targets, args.vocab, **MACREC)
-  peak = jax_peak_gflops()
+  flops = perf.t5_train_flops(t5_config(args.vocab, args.dropout), args.inputs, args.targets,
+                              args.batch)
+  peak = perf.matmul_peak_gflops(args.peak_size)
+  reports = {k: perf.share_of_peak(flops, 1.0 / t, peak) for k, t in step_s.items()}
   import jax  # pylint: disable=g-import-not-at-top
   result = {
       "batch": args.batch, "inputs": args.inputs, "targets": args.targets, "vocab": args.vocab,
       "dropout": args.dropout, "device": str(jax.devices()[0]), "cpus": len(os.sched_getaffinity(0)),
       "step_seconds": step_s, "tokens_per_s": {k: tokens / t for k, t in step_s.items()},
       "step_gflop": flops / 1e9, "peak_gflops": peak,
-      "flop_utilisation": {k: flops / t / 1e9 / peak for k, t in step_s.items()},
+      "flop_utilisation": {k: r["share_of_peak"] for k, r in reports.items()},
+      "flops": reports,
       "first_loss": first_loss,
   }
   if "torch" in step_s:
@@ -178,9 +160,9 @@ def main() -> None:
         f"device {result['device']}")
   for k, t in step_s.items():
     print(f"  {k:6s} {t * 1e3:9.1f} ms/step  {tokens / t:10.0f} tokens/s  "
-          f"{flops / t / 1e9:7.1f} GFLOP/s = {flops / t / 1e9 / peak * 100:5.1f}% of peak  "
           f"(first loss {first_loss[k]:.3f})")
-  print(f"  fp32 matmul peak (jitted 2048^3): {peak:.1f} GFLOP/s")
+    print(perf.format_share(k, reports[k], "step"))
+  print(f"  fp32 matmul peak (jitted {args.peak_size}^3): {peak:.1f} GFLOP/s")
   if "speedup_vs_torch" in result:
     print(f"  gr_jax / Hugging Face tokens/s: {result['speedup_vs_torch']:.2f}x")
   if args.json:
