@@ -11,6 +11,11 @@ sides use every CPU this process may run on (torch.set_num_threads), run after
 one warm-up (jit compile / first call), and alternate over `--repeats` rounds;
 the median round is reported. The machine may be shared: compare the ratio
 within one run, not absolute numbers across runs.
+
+FLOP accounting (`gr_jax.perf`), the same count for both sides: text = the BERT
+matmuls over each text's real word pieces (no padding); image = XLA's count of
+the jitted EfficientNet-Lite0 feature extractor for one image. Each side gets its
+achieved GFLOP/s and share of the fp32 matmul peak measured in the same run.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import statistics
 import time
 
 import numpy as np
+
+from gr_jax import perf
 
 WORDS = ("stainless steel ceramic kettle mug skillet garden hose trowel headphones speaker "
          "notebook desk lamp premium compact everyday modern durable waterproof wireless "
@@ -126,6 +133,8 @@ def main(argv=None) -> dict:
   parser.add_argument("--image-sizes", default="128,224")
   parser.add_argument("--image-batch", type=int, default=32)
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--peak_size", type=int, default=perf.PEAK_MATMUL_SIZE,
+                      help="n of the n^3 fp32 matmul that measures the peak")
   parser.add_argument("--out", help="also write the results as JSON here")
   args = parser.parse_args(argv)
 
@@ -136,6 +145,15 @@ def main(argv=None) -> dict:
   torch.set_num_threads(threads)
   results = {"cpu_threads": threads, "jax": jax.__version__, "torch": torch.__version__,
              "devices": [str(d) for d in jax.devices()]}
+  peak = perf.matmul_peak_gflops(args.peak_size)
+  results["peak_gflops"] = peak
+  print(f"fp32 matmul peak (jitted {args.peak_size}^3): {peak:.1f} GFLOP/s")
+
+  def flop_reports(flops_per_item: float, n: int, seconds: dict) -> dict:
+    reports = {k: perf.share_of_peak(flops_per_item, n / t, peak) for k, t in seconds.items()}
+    for k, r in reports.items():
+      print(perf.format_share(k, r, "item"))
+    return reports
 
   texts = make_texts(args.texts)
   enc = minilm.get_encoder()
@@ -148,6 +166,10 @@ def main(argv=None) -> dict:
   print(f"text  MiniLM-L6 ({len(texts)} texts): flax {len(texts) / t['flax']:8.1f} items/s | "
         f"torch(transformers) {len(texts) / t['torch']:8.1f} items/s | "
         f"flax/torch = {t['torch'] / t['flax']:.2f}x | min cos {cos:.6f}")
+  lengths = [len(ids) for ids in enc.tokenize(texts)]
+  results["text"]["mean_tokens"] = float(np.mean(lengths))
+  results["text"]["flops"] = flop_reports(perf.bert_flops(enc.config, lengths) / len(texts),
+                                          len(texts), t)
 
   rng = np.random.default_rng(0)
   for size in [int(s) for s in args.image_sizes.split(",")]:
@@ -168,6 +190,10 @@ def main(argv=None) -> dict:
     print(f"image EfficientNet-Lite0 @{size} ({n} imgs, batch {args.image_batch}): "
           f"flax {n / t['flax']:8.1f} items/s | torch {n / t['torch']:8.1f} items/s | "
           f"flax/torch = {t['torch'] / t['flax']:.2f}x | min cos {cos:.6f}")
+    features = lambda p, x: efficientnet_lite.EfficientNetLite().apply(
+        p, efficientnet_lite.preprocess(x))[0]
+    one = perf.compiled_flops(features, enc.params, imgs[:1])
+    results[f"image_{size}"]["flops"] = flop_reports(one, n, t)
   if args.out:
     from gr_jax import io_utils
     io_utils.atomic_write_json(args.out, results)
