@@ -158,62 +158,84 @@ def constrained_beam_search(tokens_to_logits: TokensToLogits, initial_cache, tri
                             batch_size: int, beam_size: int, top_k: Optional[int] = None,
                             eos_id: int = 1, decoder_start_id: int = 0,
                             include_eos: bool = True,
-                            forced_tokens: Optional[jax.Array] = None) -> BeamResult:
+                            forced_tokens: Optional[jax.Array] = None,
+                            initial_cache_beams: Optional[int] = None) -> BeamResult:
   """Beam search whose every hypothesis is a prefix of a catalog SID; jit-able.
 
   Scores are the model's log-probabilities of the SID tokens (not renormalised
   over the allowed tokens), plus log p(eos | SID) with `include_eos`, i.e. the
   teacher-forced score of `SID + eos`. Beams are distinct, so the K results are
-  K distinct items. `initial_cache` leaves have leading dim batch_size * beam_size.
+  K distinct items. `initial_cache` leaves have leading dim batch_size *
+  `initial_cache_beams` (default beam_size). With `initial_cache_beams=1` the
+  first step, whose only live hypothesis is the empty prefix, runs one row per
+  user (no work for the beam_size - 1 dead beams) and its cache rows are then
+  copied to the beam_size winners; `tokens_to_logits` must then accept both
+  batch_size and batch_size * beam_size rows (as `make_decoding_fns` does).
   `forced_tokens` [batch, L] (vocab id, or -1 = free) pins SID positions per user,
   e.g. the true first level for an oracle-prefix diagnosis.
   """
   logits_fn = lambda t, seq, last_M, cache: tokens_to_logits(last_M[:, None], cache)
   return _trie_search(logits_fn, initial_cache, trie, batch_size, beam_size, top_k, eos_id,
-                      decoder_start_id, include_eos, forced_tokens)
+                      decoder_start_id, include_eos, forced_tokens,
+                      initial_beams=initial_cache_beams or beam_size)
 
 
 def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_size: int,
                  top_k: Optional[int], eos_id: int, decoder_start_id: int,
-                 include_eos: bool, forced_tokens: Optional[jax.Array] = None) -> BeamResult:
+                 include_eos: bool, forced_tokens: Optional[jax.Array] = None,
+                 initial_beams: Optional[int] = None) -> BeamResult:
   """`constrained_beam_search` over `logits_fn(step, sequences_BxKxL, last_tokens_M, cache)`."""
   k = beam_size
   top_k = k if top_k is None else top_k
   if not 0 < top_k <= k:
     raise ValueError(f"top_k={top_k} must be in [1, beam_size={k}]")
+  initial_beams = k if initial_beams is None else initial_beams
+  if initial_beams not in (1, k):
+    raise ValueError(f"initial_beams={initial_beams} must be 1 or beam_size={k}")
   b, length = batch_size, trie.sid_length
   width = max(level.width for level in trie.levels)
   branches = [functools.partial(_level_candidates, level, width=width) for level in trie.levels]
 
-  def step(t, state):
-    cache, node_BxK, last_BxK, scores_BxK, seq_BxKxL = state
-    logits, cache = logits_fn(t, seq_BxKxL, last_BxK.reshape(b * k), cache)
+  def step(t, state, candidates):
+    """One token for every beam: beams in = state's beams (1 or k), beams out = k."""
+    cache, node_BxJ, last_BxJ, scores_BxJ, seq_BxJxL = state
+    j = scores_BxJ.shape[1]
+    logits, cache = logits_fn(t, seq_BxJxL, last_BxJ.reshape(b * j), cache)
     logp_MxV = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    if len(branches) == 1:
-      token_MxW, child_MxW = branches[0](node_BxK.reshape(-1))
-    else:
-      token_MxW, child_MxW = lax.switch(t, branches, node_BxK.reshape(-1))
+    token_MxW, child_MxW = candidates(node_BxJ.reshape(-1))
+    w = token_MxW.shape[1]
     cand_lp = jnp.take_along_axis(logp_MxV, jnp.maximum(token_MxW, 0), axis=1)
-    cand_BxKxW = (scores_BxK.reshape(-1, 1) + cand_lp).reshape(b, k, width)
-    alive = (child_MxW >= 0).reshape(b, k, width) & (scores_BxK > _DEAD)[:, :, None]
+    cand_BxJxW = (scores_BxJ.reshape(-1, 1) + cand_lp).reshape(b, j, w)
+    alive = (child_MxW >= 0).reshape(b, j, w) & (scores_BxJ > _DEAD)[:, :, None]
     if forced_tokens is not None:  # Pinned positions keep only their token.
       forced_B = lax.dynamic_index_in_dim(forced_tokens, t, axis=1, keepdims=False)
       alive &= ((forced_B[:, None, None] < 0)
-                | (token_MxW.reshape(b, k, width) == forced_B[:, None, None]))
-    cand_BxKxW = jnp.where(alive, cand_BxKxW, NEG_INF)
-    new_scores, beam_BxK, c_BxK = _top_k_candidates(cand_BxKxW, k)
+                | (token_MxW.reshape(b, j, w) == forced_B[:, None, None]))
+    cand_BxJxW = jnp.where(alive, cand_BxJxW, NEG_INF)
+    new_scores, beam_BxK, c_BxK = _top_k_candidates(cand_BxJxW, k)
     pick = lambda x_MxW: jnp.take_along_axis(
-        gather_beams(x_MxW, beam_BxK, b, k).reshape(b, k, width), c_BxK[:, :, None], 2)[:, :, 0]
+        gather_beams(x_MxW, beam_BxK, b, j).reshape(b, k, w), c_BxK[:, :, None], 2)[:, :, 0]
     token_BxK, child_BxK = pick(token_MxW), pick(child_MxW)
-    cache = gather_beams(cache, beam_BxK, b, k)
-    seq_BxKxL = jax.vmap(lambda s, i: s[i])(seq_BxKxL, beam_BxK).at[:, :, t].set(token_BxK)
+    cache = gather_beams(cache, beam_BxK, b, j)
+    seq_BxKxL = jax.vmap(lambda s, i: s[i])(seq_BxJxL, beam_BxK).at[:, :, t].set(token_BxK)
     return cache, child_BxK, token_BxK, new_scores, seq_BxKxL
 
-  scores0 = jnp.full([b, k], NEG_INF, jnp.float32).at[:, 0].set(0.0)
-  state = (initial_cache, jnp.zeros([b, k], jnp.int32),
-           jnp.full([b, k], decoder_start_id, jnp.int32), scores0,
-           jnp.zeros([b, k, length], jnp.int32))
-  cache, item_BxK, last_BxK, scores_BxK, seq_BxKxL = lax.fori_loop(0, length, step, state)
+  def loop_step(t, state):
+    if len(branches) == 1:
+      return step(t, state, branches[0])
+    return step(t, state, lambda node_M: lax.switch(t, branches, node_M))
+
+  j0 = initial_beams
+  scores0 = jnp.full([b, j0], NEG_INF, jnp.float32).at[:, 0].set(0.0)
+  state = (initial_cache, jnp.zeros([b, j0], jnp.int32),
+           jnp.full([b, j0], decoder_start_id, jnp.int32), scores0,
+           jnp.zeros([b, j0, length], jnp.int32))
+  first = 0
+  if j0 == 1:  # Step 0 on the root alone, its candidates padded so that k can be picked.
+    state = step(0, state, functools.partial(_level_candidates, trie.levels[0],
+                                             width=max(trie.levels[0].width, k)))
+    first = 1
+  cache, item_BxK, last_BxK, scores_BxK, seq_BxKxL = lax.fori_loop(first, length, loop_step, state)
   if include_eos:
     logits, _ = logits_fn(length, seq_BxKxL, last_BxK.reshape(b * k), cache)
     eos_lp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)[:, eos_id].reshape(b, k)
@@ -231,16 +253,17 @@ def make_sid_predict_fn(model, beam_size: int, top_k: Optional[int] = None,
                         include_eos: bool = True, eos_id: int = 1, decoder_start_id: int = 0):
   """Jitted `fn(params, encoder_input_tokens_BxT, trie) -> BeamResult` for a model with
   `make_decoding_fns(params, encoder_input_tokens, num_beams, max_decode_length)`;
-  `fn(..., forced_tokens=[B, L])` pins SID positions (see `constrained_beam_search`)."""
+  `fn(..., forced_tokens=[B, L])` pins SID positions (see `constrained_beam_search`).
+  The first step runs one decoder row per user (`initial_cache_beams=1`)."""
 
   @jax.jit
   def predict(params, encoder_input_tokens, trie: Trie, forced_tokens=None) -> BeamResult:
     tokens_to_logits, cache = model.make_decoding_fns(
-        params, encoder_input_tokens, beam_size, trie.sid_length + 1)
+        params, encoder_input_tokens, 1, trie.sid_length + 1)
     return constrained_beam_search(
         tokens_to_logits, cache, trie, encoder_input_tokens.shape[0], beam_size, top_k,
         eos_id=eos_id, decoder_start_id=decoder_start_id, include_eos=include_eos,
-        forced_tokens=forced_tokens)
+        forced_tokens=forced_tokens, initial_cache_beams=1)
 
   return predict
 
