@@ -1,7 +1,9 @@
 """Users/s of jitted trie-constrained beam search vs Hugging Face `generate(prefix_allowed_tokens_fn=...)`.
 
 Same MACRec-size T5 (weights copied across with gr_jax.model.hf_convert), same
-catalog of random unique 4-level SIDs, same encoder inputs, in one run. Prints
+catalog of random unique 4-level SIDs, same encoder inputs, in one run; each batch
+is cut to its longest input (HF: exactly, as a tokenizer pads to the longest; JAX:
+to a multiple of 32 with `decoding.trim_padding`, as `gr_jax.recommend` batches). Prints
 both throughputs, their ratio, and whether both return the same top-10 items
 (in the same order) on a sample of users. FLOP accounting (`gr_jax.perf`): model FLOPs
 per user are what a minimal cached beam search must do (the encoder over the user's real
@@ -81,13 +83,17 @@ def make_inputs(sids: np.ndarray, users: int, length: int, text_vocab: int, seed
 def bench_jax(model, params, enc, trie, beam, top_k, batch):
   """(users/s, items [U, top_k], scores) of the jitted constrained beam search."""
   fn = decoding.make_sid_predict_fn(model, beam, top_k, eos_id=EOS)
+  # Each batch trimmed to its longest input (as gr_jax.recommend does); one compile per width.
+  batches = [decoding.trim_padding(enc[s:s + batch]) for s in range(0, len(enc), batch)]
   t0 = time.perf_counter()
-  jax.block_until_ready(fn(params, jnp.asarray(enc[:batch]), trie))
+  for width in sorted({b.shape[1] for b in batches}):
+    b = next(b for b in batches if b.shape[1] == width)
+    jax.block_until_ready(fn(params, jnp.asarray(b), trie))
   compile_s = time.perf_counter() - t0
   items, scores = [], []
   t0 = time.perf_counter()
-  for start in range(0, len(enc), batch):
-    res = fn(params, jnp.asarray(enc[start:start + batch]), trie)
+  for b in batches:
+    res = fn(params, jnp.asarray(b), trie)
     items.append(np.asarray(res.items))
     scores.append(np.asarray(res.scores))
   seconds = time.perf_counter() - t0
@@ -113,7 +119,7 @@ def bench_hf(hf_model, enc, sids, beam, top_k, batch):
   t0 = time.perf_counter()
   with torch.inference_mode():
     for start in range(0, len(enc), batch):
-      x = torch.from_numpy(enc[start:start + batch].astype(np.int64))
+      x = torch.from_numpy(decoding.trim_padding(enc[start:start + batch], 1).astype(np.int64))
       out = hf_model.generate(
           input_ids=x, attention_mask=(x > 0).long(), num_beams=beam, num_return_sequences=top_k,
           max_new_tokens=sids.shape[1] + 1, prefix_allowed_tokens_fn=allowed, do_sample=False,

@@ -249,6 +249,22 @@ def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_siz
                     scores=jnp.where(alive, scores_BxK, -jnp.inf))
 
 
+def trim_padding(tokens_BxT, multiple: int = 32) -> np.ndarray:
+  """Host-side: drops trailing columns that are padding (0) in every row, keeping the width a
+  multiple of `multiple` (so a jitted decoder compiles at most T / multiple shapes).
+
+  The encoder attends only to real tokens, so the result decodes to the same items as the
+  padded batch (scores equal up to float summation order), for less encoder work.
+  """
+  tokens = np.asarray(tokens_BxT)
+  if tokens.ndim != 2:
+    raise ValueError(f"expected [B, T] token ids, got shape {tokens.shape}")
+  used = np.flatnonzero((tokens != 0).any(axis=0))
+  width = int(used[-1]) + 1 if used.size else 1
+  width = min(tokens.shape[1], -(-width // multiple) * multiple)
+  return tokens[:, :width]
+
+
 def make_sid_predict_fn(model, beam_size: int, top_k: Optional[int] = None,
                         include_eos: bool = True, eos_id: int = 1, decoder_start_id: int = 0):
   """Jitted `fn(params, encoder_input_tokens_BxT, trie) -> BeamResult` for a model with

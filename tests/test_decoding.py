@@ -315,3 +315,29 @@ def test_real_t5_constrained_ranking_equals_teacher_forcing():
     strict = np.concatenate([[True], gaps < -1e-3])  # Positions not in a near-tie.
     np.testing.assert_array_equal(res.items[u][strict & np.roll(strict, -1)],
                                   order[strict & np.roll(strict, -1)])
+
+
+def test_trim_padding_keeps_a_multiple_and_decodes_the_same_items():
+  tokens = np.zeros([3, 64], np.int32)
+  tokens[0, :5] = 7
+  tokens[2, :9] = 3
+  assert decoding.trim_padding(tokens, 4).shape == (3, 12)
+  assert decoding.trim_padding(tokens).shape == (3, 32)
+  assert decoding.trim_padding(tokens, 128).shape == (3, 64)  # Never wider than the input.
+  assert decoding.trim_padding(np.zeros([2, 8], np.int32), 1).shape == (2, 1)
+  with pytest.raises(ValueError, match=r"\[B, T\]"):
+    decoding.trim_padding(np.zeros([8], np.int32))
+  sids = random_sids(24, seed=15)
+  cfg = t5.T5Config(vocab_size=vocab_size(), emb_dim=32, num_heads=2, head_dim=8, mlp_dim=64,
+                    num_encoder_layers=1, num_decoder_layers=1, dropout_rate=0.0)
+  model = models.EncoderDecoderModel(cfg)
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, x: x * 8.0 if "logits_dense" in jax.tree_util.keystr(path) else x,
+      jax.jit(model.init_params)(jax.random.PRNGKey(1)))
+  enc = np.zeros([2, 16], np.int32)
+  enc[0, :4], enc[1, :3] = [3, 4, 5, 1], [2, 9, 1]
+  trie = decoding.build_trie(sids)
+  full = run_constrained(model, params, enc, trie, beam=8)
+  short = run_constrained(model, params, decoding.trim_padding(enc, 4), trie, beam=8)
+  np.testing.assert_array_equal(short.items, full.items)
+  np.testing.assert_allclose(short.scores, full.scores, rtol=1e-6, atol=1e-6)
