@@ -183,6 +183,7 @@ class Recommender:
       chunk = ids[start:start + self.batch_size]
       batch = np.zeros([self.batch_size, ids.shape[1]], np.int32)
       batch[:len(chunk)] = chunk
+      batch = decoding.trim_padding(batch)  # Same results, no encoder work on the padding tail.
       if self._sharding is not None:
         batch = jax.device_put(batch, self._sharding)
       yield len(chunk), batch
