@@ -279,7 +279,7 @@ class EncoderDecoderModel:
         teacher-forced `compute_logits` with `decoder_input_tokens` = those
         tokens. Call it at most `max_decode_length` times.
       initial_cache: a pytree whose arrays all have leading dim B * num_beams
-        (self-attention keys/values [B*num_beams, max_decode_length, heads,
+        (self-attention keys/values [B*num_beams, heads, max_decode_length,
         head_dim] and `decode_position` [B*num_beams]); beam search may reorder
         its rows with any gather along axis 0. The encoder output and the
         cross-attention keys/values are computed once per input (not per beam)

@@ -14,7 +14,7 @@ Decoding cache (`decode=True`, collection 'cache'): every leaf has leading dim
 = the decode batch. `decoder/decode_position` [B] int32 is the next position of
 each row (T5X's beam search expands/gathers it like any other leaf, unlike a
 scalar `cache_index`); each self-attention holds `cached_key`/`cached_value`
-[B, max_decode_length, heads, head_dim]; a cross-attention may hold
+[B, heads, max_decode_length, head_dim]; a cross-attention may hold
 precomputed `cached_key`/`cached_value` [B, heads, encoder_length, head_dim]
 (head-major, the layout its matmuls read; written when
 `cache_cross_attention=True`; otherwise it projects `encoded`).
@@ -327,16 +327,18 @@ class MultiHeadAttention(nn.Module):
     if decode and not cross:
       initialized = self.has_variable("cache", "cached_key")
       length = max_decode_length or key.shape[1]
-      shape = (key.shape[0], length) + key.shape[2:]
+      shape = (key.shape[0], key.shape[2], length, key.shape[3])  # Head-major, as read.
       cached_key = self.variable("cache", "cached_key", jnp.zeros, shape, key.dtype)
       cached_value = self.variable("cache", "cached_value", jnp.zeros, shape, value.dtype)
       if initialized:  # One step: write this token's key/value at each row's position.
         if key.shape[1] != 1:
           raise ValueError(f"cached decoding takes one token per call, got {key.shape[1]}")
-        write = jax.vmap(lambda c, x, i: lax.dynamic_update_slice_in_dim(c, x, i, axis=0))
-        cached_key.value = write(cached_key.value, key, decode_position)
-        cached_value.value = write(cached_value.value, value, decode_position)
-        key, value = cached_key.value, cached_value.value
+        write = jax.vmap(lambda c, x, i: lax.dynamic_update_slice_in_dim(c, x, i, axis=1))
+        cached_key.value = write(cached_key.value, _heads_first(key), decode_position)
+        cached_value.value = write(cached_value.value, _heads_first(value), decode_position)
+        key = _constrain(cached_key.value, _HEADS_FIRST_AXES)
+        value = _constrain(cached_value.value, _HEADS_FIRST_AXES)
+        kv_heads_first = True
 
     dropout = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
     out = self._attend(query, key, value, mask, bias,
@@ -483,7 +485,7 @@ class Decoder(nn.Module):
         position = pos_var.value
     if step:
       k_len = max_decode_length or self.variables["cache"]["layers_0"]["self_attention"][
-          "cached_key"].shape[1]
+          "cached_key"].shape[2]
       k_pos = jnp.arange(k_len)
       bias = relpos(position[:, None], k_pos)  # [B, H, 1, K]
       decoder_mask = (k_pos[None, :] <= position[:, None])[:, None, None, :]
