@@ -125,6 +125,19 @@ def _level_candidates(level: TrieLevel, node_M: jax.Array, width: int):
   return token_MxC, child_MxC
 
 
+def candidate_log_probs(logits_MxV: jax.Array, token_MxW: jax.Array) -> jax.Array:
+  """log_softmax(logits) at the given vocab ids (any id < 0 reads id 0), [M, W].
+
+  The same operations as `jax.nn.log_softmax` (so the same values) without writing
+  the [M, V] log-probabilities: a max and a sum-of-exp pass over the logits only.
+  """
+  logits = logits_MxV.astype(jnp.float32)
+  x_max = jnp.max(logits, axis=-1, keepdims=True)
+  shifted_logsumexp = jnp.log(jnp.sum(jnp.exp(logits - x_max), axis=-1, keepdims=True))
+  picked = jnp.take_along_axis(logits, jnp.maximum(token_MxW, 0), axis=1)
+  return (picked - x_max) - shifted_logsumexp
+
+
 def gather_beams(tree, beam_idx_BxK: jax.Array, batch_size: int, old_beams: int):
   """Reorders every [batch * old_beams, ...] leaf of `tree` by per-user beam indices.
 
@@ -201,10 +214,9 @@ def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_siz
     cache, node_BxJ, last_BxJ, scores_BxJ, seq_BxJxL = state
     j = scores_BxJ.shape[1]
     logits, cache = logits_fn(t, seq_BxJxL, last_BxJ.reshape(b * j), cache)
-    logp_MxV = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     token_MxW, child_MxW = candidates(node_BxJ.reshape(-1))
     w = token_MxW.shape[1]
-    cand_lp = jnp.take_along_axis(logp_MxV, jnp.maximum(token_MxW, 0), axis=1)
+    cand_lp = candidate_log_probs(logits, token_MxW)
     cand_BxJxW = (scores_BxJ.reshape(-1, 1) + cand_lp).reshape(b, j, w)
     alive = (child_MxW >= 0).reshape(b, j, w) & (scores_BxJ > _DEAD)[:, :, None]
     if forced_tokens is not None:  # Pinned positions keep only their token.
@@ -238,7 +250,7 @@ def _trie_search(logits_fn, initial_cache, trie: Trie, batch_size: int, beam_siz
   cache, item_BxK, last_BxK, scores_BxK, seq_BxKxL = lax.fori_loop(first, length, loop_step, state)
   if include_eos:
     logits, _ = logits_fn(length, seq_BxKxL, last_BxK.reshape(b * k), cache)
-    eos_lp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)[:, eos_id].reshape(b, k)
+    eos_lp = candidate_log_probs(logits, jnp.full([b * k, 1], eos_id, jnp.int32)).reshape(b, k)
     scores_BxK = jnp.where(scores_BxK > _DEAD, scores_BxK + eos_lp, NEG_INF)
   scores_BxK, order = lax.top_k(scores_BxK, top_k)
   item_BxK = jnp.take_along_axis(item_BxK, order, 1)

@@ -341,3 +341,12 @@ def test_trim_padding_keeps_a_multiple_and_decodes_the_same_items():
   short = run_constrained(model, params, decoding.trim_padding(enc, 4), trie, beam=8)
   np.testing.assert_array_equal(short.items, full.items)
   np.testing.assert_allclose(short.scores, full.scores, rtol=1e-6, atol=1e-6)
+
+
+def test_candidate_log_probs_equal_log_softmax_bitwise():
+  logits = jax.random.normal(jax.random.PRNGKey(0), (6, 300)) * 5.0
+  tokens = jnp.array([[0, 5, 299, -1]] * 6, jnp.int32)
+  got = np.asarray(jax.jit(decoding.candidate_log_probs)(logits, tokens))
+  want = np.asarray(jax.jit(lambda l, t: jnp.take_along_axis(
+      jax.nn.log_softmax(l, axis=-1), jnp.maximum(t, 0), axis=1))(logits, tokens))
+  np.testing.assert_array_equal(got, want)
