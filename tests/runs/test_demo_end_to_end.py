@@ -23,9 +23,10 @@ def test_demo_beats_popularity_clearly_and_resumes(tmp_path, capsys):
   results = json.load(open(os.path.join(out, "results.json")))
   rows = {r["system"]: r for r in results["rows"]}
   pop = rows["Most-popular"]
-  # Measured (README Results): TIGER 1.9x, TriAlignGR 1.8x, MACRec 1.4x most-popular's HR@10 on
-  # 1,000 test users; MACRec spends 2/3 of its steps on its cross-modal alignment tasks.
-  floors = {"TIGER": 1.5, "TriAlignGR": 1.5, "MACRec": 1.3}
+  # Measured (README Results): TIGER 2.1x (compact inputs of 20 items), TriAlignGR 1.7x, MACRec
+  # 1.5x most-popular's HR@10 on 1,000 test users; MACRec spends 2/3 of its steps on its
+  # cross-modal alignment tasks. Floors leave about one standard error (0.01 HR@10) of room.
+  floors = {"TIGER": 1.75, "TriAlignGR": 1.5, "MACRec": 1.3}
   for name, floor in floors.items():
     row = rows[name]
     assert row["HR@10"] >= floor * pop["HR@10"], (name, row, pop)
