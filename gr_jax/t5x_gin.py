@@ -44,6 +44,7 @@ class Dataset:
   method: str = "trialign"
   name: Optional[str] = None  # Default: the basename of data_dir.
   tokenizer_run: Optional[str] = None  # Default: the method's name.
+  compact_history: bool = False  # History tasks read SID tokens alone (gr_jax_tasks.trim).
 
   def resolved(self) -> "Dataset":
     """With an absolute data_dir and every default filled in."""
@@ -51,7 +52,7 @@ class Dataset:
       raise ValueError("no dataset directory: set DATA_DIR (--gin.DATA_DIR=\"'/path'\")")
     data_dir = os.path.abspath(self.data_dir)
     return Dataset(data_dir, self.method, self.name or os.path.basename(data_dir.rstrip("/")),
-                   self.tokenizer_run or self.method)
+                   self.tokenizer_run or self.method, bool(self.compact_history))
 
 
 def _resolve(dataset: Optional[Dataset]) -> Dataset:
@@ -63,6 +64,7 @@ def _register(ds: Dataset) -> str:
   # The seqrec tasks' seqio metric ranks every decoded beam (HR@K / NDCG@K, as `gr-jax evaluate`).
   return gr_jax_tasks.register_dataset(ds.name, ds.data_dir, ds.method,
                                        tokenizer_run=ds.tokenizer_run,
+                                       compact_history=ds.compact_history,
                                        seqrec_metric_fns=[evaluate.sid_beam_metrics])
 
 

@@ -358,3 +358,18 @@ def test_hooks_take_the_gin_configured_dataset(data_dir):
     gin.clear_config()
   with pytest.raises(ValueError, match="DATA_DIR"):
     t5x_gin.mixture_name()
+
+
+def test_compact_history_reaches_the_t5x_mixture(data_dir):
+  """gin/tiger.gin sets COMPACT_HISTORY: the T5X mixture's history tasks read SID tokens alone."""
+  from gr_jax_tasks import registry  # pylint: disable=g-import-not-at-top
+  ds = t5x_gin.Dataset(data_dir, "tiger", name="sci_compact", compact_history=True)
+  assert ds.resolved().compact_history
+  name = t5x_gin.mixture_name(ds)
+  cfg = registry.dataset_config(name)
+  assert cfg.compact_history
+  rec = registry.examples(cfg, "seqrec", "validation")[0]
+  assert rec["inputs"].startswith("<") and ", " not in rec["inputs"]
+  tiger_gin = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "gin", "tiger.gin")).read()
+  assert "COMPACT_HISTORY = True" in tiger_gin
