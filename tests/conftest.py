@@ -29,3 +29,12 @@ def shared_data_dir():
   if not os.path.isdir(SHARED_DATA):
     pytest.skip("../shared/data not present")
   return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def copy_dataset(tmp_path_factory):
+  """Tiny dataset where even users' test target repeats their last history item (one per module)."""
+  from gr_jax_tasks import testing  # pylint: disable=g-import-not-at-top
+  d = str(tmp_path_factory.mktemp("copy_ds"))
+  testing.make_copy_dataset(d)
+  return d

@@ -129,13 +129,6 @@ def test_tsne_separates_clusters_and_pca_fallback(tmp_path):
 # ----------------------------------------------------------------------------- end to end
 
 
-@pytest.fixture(scope="module")
-def copy_dataset(tmp_path_factory):
-  d = str(tmp_path_factory.mktemp("copy_ds"))
-  testing.make_copy_dataset(d)
-  return d
-
-
 def copy_recommender(data_dir, method, **kwargs):
   vocab_dir = vocab_lib.build_vocabulary(data_dir, method, sp_vocab_size=200)
   vocab = vocab_lib.load_vocabulary(vocab_dir)

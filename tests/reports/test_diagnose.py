@@ -13,18 +13,9 @@ from gr_jax import recommend
 from gr_jax import text_vocab as vocab_lib
 from gr_jax.baselines import sasrec
 from gr_jax.reports import diagnose
-from gr_jax_tasks import testing
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import toy_seq2seq  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-
-@pytest.fixture(scope="module")
-def copy_dataset(tmp_path_factory):
-  """Tiny dataset where even users' test target repeats their last history item."""
-  d = str(tmp_path_factory.mktemp("diag_ds"))
-  testing.make_copy_dataset(d)
-  return d
 
 
 def _recommender(data_dir, model_fn, **kwargs):
