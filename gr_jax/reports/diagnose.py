@@ -190,7 +190,7 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
   hits_by_system, lists = {}, {}
   for task, mod in rec.seqrec_tasks().items():
     catalog = rec.catalogs[mod]
-    row_of = {int(c): n for n, c in enumerate(catalog.catalog_index)}
+    row_of = trie_rows(catalog)
     keep = np.array([int(t) in row_of for t in targets])  # Targets with a SID in this modality.
     texts = rec.history_inputs(task, [h for h, ok in zip(histories, keep) if ok], mod)
     sid = catalog.tokens_NxL[[row_of[int(t)] for t in targets[keep]]].astype(np.int32)
@@ -248,11 +248,16 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
   return report
 
 
+def trie_rows(catalog) -> dict[int, int]:
+  """{catalog item index: its row in `catalog.tokens_NxL`} (items of this modality only)."""
+  return {int(c): n for n, c in enumerate(catalog.catalog_index)}
+
+
 def first_level_of_lists(catalog, items_UxK: np.ndarray, targets: np.ndarray) -> dict:
   """How well a top-K list knows the target's first SID level: its top-1 item has it, or any
   of its K items has it (users whose target has a SID). Read next to HR@K, it separates
   "which first-level group comes next" from "which item inside the group"."""
-  row_of = {int(c): n for n, c in enumerate(catalog.catalog_index)}
+  row_of = trie_rows(catalog)
   first = np.array([catalog.tokens_NxL[row_of[int(i)], 0] if int(i) in row_of else -1
                     for i in np.asarray(items_UxK).reshape(-1)]).reshape(np.shape(items_UxK))
   keep = np.array([int(t) in row_of for t in targets])
