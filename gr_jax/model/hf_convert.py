@@ -17,6 +17,8 @@ def hf_config_kwargs(config: t5.T5Config) -> dict:
   """`transformers.T5Config` kwargs describing the same network."""
   if tuple(config.mlp_activations) != ("gelu", "linear"):
     raise ValueError(f"only gated-gelu T5 maps to HF, got {config.mlp_activations}")
+  if config.encoder_end_positions:
+    raise ValueError("encoder_end_positions has no Hugging Face T5 counterpart; set it to 0")
   return dict(vocab_size=config.vocab_size, d_model=config.emb_dim, d_kv=config.head_dim,
               d_ff=config.mlp_dim, num_layers=config.num_encoder_layers,
               num_decoder_layers=config.num_decoder_layers, num_heads=config.num_heads,

@@ -67,6 +67,12 @@ class T5Config:
   logits_via_embedding: bool = False  # True: tied input/output embeddings (T5 1.0).
   relative_attention_num_buckets: int = 32
   relative_attention_max_distance: int = 128
+  # Learned embeddings of each encoder token's distance from the end of its input (0 = last
+  # token), clipped at `encoder_end_positions - 1`; 0 = off (T5: relative biases only). A
+  # history input ends with its most recent item, and a bidirectional relative bias cannot
+  # tell a token how far it is from the end, so this is the encoder's recency signal (the
+  # role of SASRec's learned positions under its left padding). Not in T5 / Hugging Face.
+  encoder_end_positions: int = 0
   float32_attention_logits: bool = True
   remat: bool = False  # Rematerialise each layer in the backward pass (saves memory).
   t5x_params_axes: bool = False  # Emit the 'params_axes' collection (T5X) instead of boxes.
@@ -78,6 +84,8 @@ class T5Config:
     for act in self.mlp_activations:
       if act not in ACTIVATIONS:
         raise ValueError(f"unknown activation {act!r}; expected one of {sorted(ACTIVATIONS)}")
+    if self.encoder_end_positions < 0:
+      raise ValueError(f"encoder_end_positions must be >= 0, got {self.encoder_end_positions}")
     if self.dtype not in ("float32", "bfloat16", "float16"):
       raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
 
@@ -444,16 +452,38 @@ def _layer_cls(cls, config: T5Config, static_argnums: Sequence[int]):
   return nn.remat(cls, static_argnums=tuple(static_argnums)) if config.remat else cls
 
 
+def positions_from_end(tokens: Array, segment_ids: Optional[Array] = None) -> Array:
+  """[B, L] int32: how many non-pad tokens of the same input (segment) follow each token.
+
+  The last token of an input is 0, the one before it 1, ...; pads get 0 (they are masked).
+  With packing (`segment_ids`), each packed input counts to its own end.
+  """
+  ok = (tokens > 0).astype(jnp.int32)
+  if segment_ids is None:
+    return jnp.flip(jnp.cumsum(jnp.flip(ok, 1), 1), 1) - ok
+  idx = jnp.arange(tokens.shape[1])
+  later = (idx[None, :] > idx[:, None])[None]  # [1, i, j]: j after i.
+  same = segment_ids[:, None, :] == segment_ids[:, :, None]
+  return jnp.sum(later & same & (ok[:, None, :] > 0), axis=-1).astype(jnp.int32) * ok
+
+
 class Encoder(nn.Module):
-  """Embedding -> layers -> final RMSNorm."""
+  """Embedding (+ optional end-position embedding) -> layers -> final RMSNorm."""
   config: T5Config
   shared_embedding: nn.Module
 
   @nn.compact
-  def __call__(self, tokens: Array, mask: Array, enable_dropout: bool = False) -> Array:
+  def __call__(self, tokens: Array, mask: Array, enable_dropout: bool = False,
+               segment_ids: Optional[Array] = None) -> Array:
     cfg = self.config
     drop = nn.Dropout(cfg.dropout_rate, broadcast_dims=cfg.dropout_broadcast_dims)
-    x = drop(self.shared_embedding(tokens), deterministic=not enable_dropout)
+    x = self.shared_embedding(tokens)
+    if cfg.encoder_end_positions:
+      table = _param(self, "end_position_embedding", nn.initializers.normal(stddev=1.0),
+                     (cfg.encoder_end_positions, cfg.emb_dim), ("abspos_buckets", "embed"))
+      pos = jnp.minimum(positions_from_end(tokens, segment_ids), cfg.encoder_end_positions - 1)
+      x = x + jnp.take(table, pos, axis=0).astype(x.dtype)
+    x = drop(x, deterministic=not enable_dropout)
     x = _constrain(x, ("batch", "length", "embed"))
     pos = jnp.arange(tokens.shape[1])
     bias = RelativePositionBias(cfg, bidirectional=True, name="relpos_bias")(pos, pos)
@@ -553,7 +583,7 @@ class Transformer(nn.Module):
     """[B, L] tokens (0 = pad) -> encoded [B, L, emb_dim]."""
     ok = encoder_input_tokens > 0
     mask = make_attention_mask(ok, ok, encoder_segment_ids, encoder_segment_ids)
-    return self.encoder(encoder_input_tokens, mask, enable_dropout)
+    return self.encoder(encoder_input_tokens, mask, enable_dropout, encoder_segment_ids)
 
   def decode(self, encoded: Array, encoder_input_tokens: Array, decoder_input_tokens: Array,
              decoder_target_tokens: Array, encoder_segment_ids: Optional[Array] = None,

@@ -59,3 +59,8 @@ def test_missing_weight_is_named():
   del sd["decoder.block.0.layer.1.EncDecAttention.k.weight"]
   with pytest.raises(KeyError, match="EncDecAttention.k.weight"):
     hf_convert.params_from_hf_state_dict(sd, cfg)
+
+
+def test_end_position_embedding_has_no_hf_counterpart():
+  with pytest.raises(ValueError, match="encoder_end_positions"):
+    hf_convert.hf_config_kwargs(tiny(encoder_end_positions=8))

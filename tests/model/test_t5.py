@@ -189,3 +189,43 @@ def test_config_validation_and_round_trip():
   assert t5.T5Config.from_dict(cfg.to_dict()) == cfg
   params = init(cfg)
   assert "wi" in params["encoder"]["layers_0"]["mlp"]  # Ungated MLP (T5 1.0 naming).
+
+
+def test_positions_from_end_counts_to_each_input_end():
+  tokens = np.array([[5, 6, 7, 1, 0, 0], [4, 1, 9, 9, 1, 0]], np.int32)
+  np.testing.assert_array_equal(t5.positions_from_end(jnp.asarray(tokens)),
+                                [[3, 2, 1, 0, 0, 0], [4, 3, 2, 1, 0, 0]])
+  seg = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 2, 2, 2, 0]], np.int32)
+  np.testing.assert_array_equal(t5.positions_from_end(jnp.asarray(tokens), jnp.asarray(seg)),
+                                [[3, 2, 1, 0, 0, 0], [1, 0, 2, 1, 0, 0]])
+
+
+def test_end_position_embedding_marks_recency_and_keeps_padding_and_packing_exact():
+  cfg = tiny(encoder_end_positions=4)
+  params = init(cfg)
+  table = params["encoder"]["end_position_embedding"]
+  assert table.shape == (4, 16)
+  assert "end_position_embedding" not in init(tiny())["encoder"]  # Off by default (T5).
+  enc, dec, tgt = batch(b=1, l=6, t=4)
+  enc[0, 4:] = 0
+  base = apply(cfg, params, enc, dec, tgt)
+  # Right padding does not move a token's distance from the end.
+  longer = apply(cfg, params, np.concatenate([enc, np.zeros((1, 5), np.int32)], 1), dec, tgt)
+  np.testing.assert_allclose(longer, base, atol=1e-5)
+  # The table is read: a zero table gives exactly the model without one, the random one differs.
+  zeroed_enc = {**params["encoder"], "end_position_embedding": jnp.zeros_like(table)}
+  zeroed = apply(cfg, {**params, "encoder": zeroed_enc}, enc, dec, tgt)
+  assert float(jnp.max(jnp.abs(zeroed - base))) > 1e-3
+  without = {k: v for k, v in zeroed_enc.items() if k != "end_position_embedding"}
+  np.testing.assert_allclose(apply(tiny(), {**params, "encoder": without}, enc, dec, tgt),
+                             zeroed, atol=1e-6)
+  # Packing: each packed input counts to its own end, as if it were alone.
+  enc2, dec2, tgt2 = batch(b=2, l=5, t=3, seed=3)
+  enc2[:] = np.maximum(enc2, 2)
+  separate = apply(cfg, params, enc2, dec2, tgt2)
+  packed = apply(cfg, params, enc2.reshape(1, -1), dec2.reshape(1, -1), tgt2.reshape(1, -1),
+                 encoder_segment_ids=np.repeat([[1, 2]], 5, 1),
+                 decoder_segment_ids=np.repeat([[1, 2]], 3, 1))
+  np.testing.assert_allclose(packed.reshape(2, 3, -1), separate, atol=1e-5)
+  with pytest.raises(ValueError, match="encoder_end_positions"):
+    t5.T5Config(encoder_end_positions=-1)
