@@ -92,3 +92,20 @@ def test_gr_jax_configs_parse(name):
     assert gin.query_parameter("%BATCH_SIZE") == 256  # From gr_jax/train_defaults.gin.
   finally:
     gin.clear_config()
+
+
+@pytest.mark.parametrize("gin_file,want", [("gin/gr_jax/tiger.gin", 64), ("gin/gr_jax/mixture.gin", 0),
+                                           ("gin/paper/macrec/tiger.gin", 0),
+                                           ("gin/paper/macrec/mql4grec.gin", 0)])
+def test_encoder_end_positions_reach_the_model_config(gin_file, want):
+  """gr_jax's TIGER turns the encoder recency embedding on; the paper configs keep T5's."""
+  from gr_jax import train  # pylint: disable=g-import-not-at-top
+  from gr_jax.model import t5  # pylint: disable=g-import-not-at-top
+  gin.clear_config()
+  try:
+    train.parse_gin([gin_file], [
+        "MODEL_DIR='/m'", "TRAIN_STEPS=3", "DATA_DIR='/d'", "DATASET_NAME='x'", "EPOCHS=1",
+        "MIXTURE_OR_TASK_NAME='x'", "TASK_FEATURE_LENGTHS={'inputs': 8}"])
+    assert t5.T5Config().encoder_end_positions == want
+  finally:
+    gin.clear_config()
