@@ -98,8 +98,13 @@ def markdown(doc: Mapping) -> str:
             + f"history {b['max_history']} items",
             f"* wall time: {doc['wall_seconds']:.0f} s in all stages "
             f"(training {doc['train_seconds']:.0f} s), device: {doc['device']}",
-            f"* config: `gin/{doc['gin_file']}`", "",
-            f"![learning curve]({CURVE_PNG})", ""]
+            f"* config: `gin/{doc['gin_file']}`"]
+  flags = doc.get("flags") or {}
+  changes = [f"`--gin {x}`" for x in flags.get("gin_bindings") or ()]
+  changes += [f"`--tokenize_gin {x}`" for x in flags.get("tokenize_gin") or ()]
+  if changes:
+    lines.append("* **changed from the paper config**: " + ", ".join(changes))
+  lines += ["", f"![learning curve]({CURVE_PNG})", ""]
   return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ import reproduce_fixtures  # pylint: disable=g-import-not-at-top,wrong-import-po
 TINY = ("BATCH_SIZE=16", "BEAM_SIZE=10", "gr_jax.model.T5Config.num_encoder_layers=1",
         "gr_jax.model.T5Config.num_decoder_layers=1", "gr_jax.model.T5Config.emb_dim=32",
         "gr_jax.model.T5Config.mlp_dim=64", "gr_jax.model.T5Config.num_heads=2",
-        "gr_jax.model.T5Config.head_dim=16")
+        "gr_jax.model.T5Config.head_dim=16", "ENCODER_END_POSITIONS=8")
 
 
 def _opts(raw, out, **kw):
@@ -60,6 +60,10 @@ def test_tiny_tiger_row_end_to_end_and_resume(tmp_path):
   assert (out / report.CURVE_PNG).stat().st_size > 1000
   md = (out / report.MD).read_text()
   assert "Not the paper's budget" in md and "0.1221" in md and "4 items share a SID" in md
+  # A changed row says so: every --gin binding is listed (here the tiny model + recency embedding).
+  assert "changed from the paper config" in md and "`--gin ENCODER_END_POSITIONS=8`" in md
+  run_info = json.loads((out / "seed_0" / "model" / "run_info.json").read_text())
+  assert run_info["model_config"]["encoder_end_positions"] == 8
   # Rerun: every stage is skipped, the report is the same.
   t = time.time()
   again = runner.run(_opts(raw, out), log=lambda m: None)
