@@ -290,10 +290,13 @@ def test_ensemble_length_normalised_with_presence_bonus_and_rrf():
   np.testing.assert_allclose(np.asarray(fused)[0], [2 / 3, 0.5, 0.5], rtol=1e-6)
 
 
-def test_real_t5_constrained_ranking_equals_teacher_forcing():
+@pytest.mark.parametrize("end_positions", [0, 4])
+def test_real_t5_constrained_ranking_equals_teacher_forcing(end_positions):
+  """The cached decoder (one encoder pass) and training's forward agree, recency embedding too."""
   sids = random_sids(24, seed=14)
   cfg = t5.T5Config(vocab_size=vocab_size(), emb_dim=32, num_heads=2, head_dim=8, mlp_dim=64,
-                    num_encoder_layers=1, num_decoder_layers=1, dropout_rate=0.0)
+                    num_encoder_layers=1, num_decoder_layers=1, dropout_rate=0.0,
+                    encoder_end_positions=end_positions)
   model = models.EncoderDecoderModel(cfg)
   params = jax.jit(model.init_params)(jax.random.PRNGKey(0))
   # Sharpen the random model so that near-ties do not decide the comparison.
