@@ -49,7 +49,9 @@ def test_task_study_adds_groups_incrementally_and_shares_the_full_run(tmp_path):
   try:
     gin_flags.parse_gin([argv[argv.index("--gin_file") + 1]],
                         [a[len("--gin."):] for a in argv if a.startswith("--gin.")])
-    assert gin.query_parameter("%MAX_HISTORY") == 10
+    assert gin.query_parameter("%MAX_HISTORY") == 20  # gin/demo/trialign.gin: compact, 20 items.
+    assert gin.query_parameter("%COMPACT_HISTORY") is True
+    assert gin.query_parameter("%ENCODER_END_POSITIONS") == 64
     assert gin.query_parameter("%TASK_RATES") == demo_trialign_rates()
     assert gin.query_parameter("%DROP_TASKS") == list(ablate.TRIALIGN_TASKS[1:])
   finally:
