@@ -1,6 +1,6 @@
 """Slow: the README's main job (`gr-jax demo`, full profile) end to end; it beats most-popular.
 
-    GR_JAX_SLOW=1 python -m pytest tests/runs/test_demo_end_to_end.py -q   # about 13 min on 2 cores
+    GR_JAX_SLOW=1 python -m pytest tests/runs/test_demo_end_to_end.py -q   # about 12-19 min on 2 cores
 
 The full profile is what the README promises, so that is what this checks. The quick profile
 (300 items, 200 test users) is a smoke run: with 300 items most-popular already reaches HR@10
@@ -23,16 +23,22 @@ def test_demo_beats_popularity_clearly_and_resumes(tmp_path, capsys):
   results = json.load(open(os.path.join(out, "results.json")))
   rows = {r["system"]: r for r in results["rows"]}
   pop = rows["Most-popular"]
-  # Measured (README Results): TIGER 2.1x (compact inputs of 20 items), TriAlignGR 1.7x, MACRec
-  # 1.5x most-popular's HR@10 on 1,000 test users; MACRec spends 2/3 of its steps on its
-  # cross-modal alignment tasks. Floors leave about one standard error (0.01 HR@10) of room.
-  floors = {"TIGER": 1.75, "TriAlignGR": 1.5, "MACRec": 1.3}
+  # Measured (README Results, 1,000 test users): TIGER 3.4x, TriAlignGR 2.9x, MACRec 2.1x
+  # most-popular's HR@10 (compact inputs + the encoder recency embedding); MACRec spends 2/3 of
+  # its steps on its cross-modal alignment tasks. Floors leave about one standard error
+  # (0.012 HR@10) of room.
+  floors = {"TIGER": 3.0, "TriAlignGR": 2.5, "MACRec": 1.8}
   for name, floor in floors.items():
     row = rows[name]
     assert row["HR@10"] >= floor * pop["HR@10"], (name, row, pop)
     assert row["NDCG@10"] >= floor * pop["NDCG@10"], (name, row, pop)
     assert row["collision_rate"] == 0.0 and row["train_seconds"] > 0
     assert f"| {name} |" in printed
+  # TIGER reaches SASRec (measured HR@10 0.195 vs 0.199, NDCG@10 0.0990 vs 0.0998): it may not
+  # fall more than about one standard error of the difference behind.
+  sasrec, tiger = rows["SASRec"], rows["TIGER"]
+  assert tiger["HR@10"] >= sasrec["HR@10"] - 0.02, (tiger, sasrec)
+  assert tiger["NDCG@10"] >= sasrec["NDCG@10"] - 0.01, (tiger, sasrec)
   # A rerun resumes: every stage is skipped and the table is identical.
   assert cli.main(["demo", "--out", out]) == 0
   assert json.load(open(os.path.join(out, "results.json")))["rows"] == results["rows"]
