@@ -52,9 +52,9 @@ class BertLayer(nn.Module):
 
     def split(t):
       return t.reshape(b, l, heads, hd)
-    # One [D, 3D] projection for query, key and value: one larger matmul instead of three.
-    qkv = _dense(3 * d, ("embed", "joined_kv"), "qkv")(x_BxLxD)
-    q, k, v = (split(t) for t in jnp.split(qkv, 3, axis=-1))
+    q = split(_dense(d, ("embed", "joined_kv"), "query")(x_BxLxD))
+    k = split(_dense(d, ("embed", "joined_kv"), "key")(x_BxLxD))
+    v = split(_dense(d, ("embed", "joined_kv"), "value")(x_BxLxD))
     logits_BxHxLxL = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(hd).astype(np.float32)
     big_neg = jnp.finfo(logits_BxHxLxL.dtype).min
     logits_BxHxLxL = jnp.where(mask_BxL[:, None, None, :], logits_BxHxLxL, big_neg)
@@ -124,9 +124,9 @@ def params_from_hf(weights: Mapping[str, np.ndarray], config: BertConfig) -> dic
   for i in range(config.num_hidden_layers):
     p = f"encoder.layer.{i}."
     params[f"layer_{i}"] = {
-        "qkv": {k: jnp.concatenate([dense(p + f"attention.self.{n}")[k]
-                                    for n in ("query", "key", "value")], axis=-1)
-                for k in ("kernel", "bias")},
+        "query": dense(p + "attention.self.query"),
+        "key": dense(p + "attention.self.key"),
+        "value": dense(p + "attention.self.value"),
         "attn_out": dense(p + "attention.output.dense"),
         "attn_ln": ln(p + "attention.output.LayerNorm"),
         "mlp_in": dense(p + "intermediate.dense"),
