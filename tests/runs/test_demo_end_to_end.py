@@ -1,6 +1,6 @@
 """Slow: the README's main job (`gr-jax demo`, full profile) end to end; it beats most-popular.
 
-    GR_JAX_SLOW=1 python -m pytest tests/runs/test_demo_end_to_end.py -q   # about 12-19 min on 2 cores
+    GR_JAX_SLOW=1 python -m pytest tests/runs/test_demo_end_to_end.py -q   # about 9 min on 2 idle cores
 
 The full profile is what the README promises, so that is what this checks. The quick profile
 (300 items, 200 test users) is a smoke run: with 300 items most-popular already reaches HR@10
