@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -91,7 +92,6 @@ def measure(shapes=SHAPES, min_time: float = 0.3, repeats: int = 5, skip_torch: 
             peak_size: int = perf.PEAK_MATMUL_SIZE) -> dict:
   """{'peak_gflops', 'rows': [...]} with each shape's GFLOP/s and share of peak per library."""
   if not skip_torch:
-    import os  # pylint: disable=g-import-not-at-top
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(len(os.sched_getaffinity(0)))
   peak = perf.matmul_peak_gflops(peak_size)

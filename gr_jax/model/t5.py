@@ -481,8 +481,9 @@ class Encoder(nn.Module):
     if cfg.encoder_end_positions:
       table = _param(self, "end_position_embedding", nn.initializers.normal(stddev=1.0),
                      (cfg.encoder_end_positions, cfg.emb_dim), ("abspos_buckets", "embed"))
-      pos = jnp.minimum(positions_from_end(tokens, segment_ids), cfg.encoder_end_positions - 1)
-      x = x + jnp.take(table, pos, axis=0).astype(x.dtype)
+      end_pos = jnp.minimum(positions_from_end(tokens, segment_ids),
+                            cfg.encoder_end_positions - 1)
+      x = x + jnp.take(table, end_pos, axis=0).astype(x.dtype)
     x = drop(x, deterministic=not enable_dropout)
     x = _constrain(x, ("batch", "length", "embed"))
     pos = jnp.arange(tokens.shape[1])
