@@ -16,7 +16,7 @@ BUDGETS = ("paper", "cpu")
 CHECKPOINT_EVERY = 500  # Steps between checkpoints of long runs.
 # Macros `gr-jax reproduce` reads from gin/paper/<paper>/<method>.gin (gin/paper/common.gin).
 MACROS = ("EPOCHS", "WARMUP_RATIO", "BEAM_SIZE", "SEEDS", "CPU_SCALE", "CPU_EXAMPLES",
-          "CPU_BATCH_SIZE", "CURVE_POINTS",
+          "CPU_BATCH_SIZE", "CPU_TOKENIZER_STEPS", "CURVE_POINTS",
           "FEATURE_LENGTHS", "MAX_HISTORY", "BATCH_SIZE", "TOKENIZE_GIN", "COMPACT_HISTORY")
 # Tasks per epoch of each gr_jax_tasks method: (tasks over the train split, tasks over items).
 TASKS_PER_EPOCH = {"tiger": (1, 0), "macrec": (4, 2), "trialign": (2, 6)}

@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a("--budget", choices=budget.BUDGETS, default="paper",
     help="paper: the gin file's epochs and batch; cpu: CPU_EXAMPLES examples in batches of "
     "CPU_BATCH_SIZE (gin/paper/common.gin: a FLOP estimate for ~20 min of training on 2 "
-    "cores; SASRec: CPU_SCALE of its epochs). The report states the scale and that it is not "
-    "the paper's budget.")
+    "cores; SASRec: CPU_SCALE of its epochs; with --sids ours the RQ-VAE trains at most "
+    "CPU_TOKENIZER_STEPS steps). The report states the scale and that it is not the paper's "
+    "budget.")
   a("--sids", choices=("peer", "ours"), default="peer",
     help="peer: the SIDs the peer published; ours: gr_jax's enrich/embed/tokenize.")
   a("--duplicates", choices=peer_sids.POLICIES, default="peer",

@@ -78,6 +78,13 @@ def markdown(doc: Mapping) -> str:
   if dup and dup["kind"] == "ours":
     lines.append(f"* SIDs: `--sids ours`, gr_jax's tokenizer `gin/{dup['gin']}` (its own "
                  "collision policy; see data/tokenizer/ours/sid_report.json)")
+    tb = dup.get("tokenizer_budget") or {}
+    if tb.get("steps") and tb.get("config_steps") and tb["steps"] < tb["config_steps"]:
+      lines.append(f"  * tokenizer budget: **{tb['steps']} of the {tb['config_steps']} RQ-VAE "
+                   f"steps** its gin file's {tb['config_epochs']} epochs give "
+                   f"(`--budget {b['kind']}`: CPU_TOKENIZER_STEPS)")
+    elif tb.get("steps"):
+      lines.append(f"  * tokenizer budget: {tb['steps']} RQ-VAE steps (its gin file's epochs)")
   elif dup:
     lines.append(f"* SIDs: `--sids {dup['kind']}`, duplicates `--duplicates {dup['policy']}`")
     for mod, r in (dup.get("report") or {}).items():

@@ -143,6 +143,29 @@ def _peer_sids(opts: Options, ds, method, data_dir: str, log) -> tuple[str, dict
                "levels": {m: len(s["prefixes"]) for m, s in sids_lib.read_layout(path).items()}}
 
 
+def tokenizer_step_cap(opts: Options, macros: dict) -> Optional[int]:
+  """RQ-VAE step cap of --sids ours: CPU_TOKENIZER_STEPS under --budget cpu, unless the user's
+  --tokenize_gin sets the tokenizer's epochs or max_steps (then theirs holds); else None."""
+  if opts.budget != "cpu" or not macros.get("CPU_TOKENIZER_STEPS"):
+    return None
+  if any(x.replace(" ", "").split("=")[0].endswith(("TokenizerConfig.epochs",
+                                                     "TokenizerConfig.max_steps"))
+         for x in opts.tokenize_gin):
+    return None
+  return int(macros["CPU_TOKENIZER_STEPS"])
+
+
+def tokenizer_budget(data_dir: str, run: str) -> dict:
+  """{steps trained, steps of the tokenizer gin's own epochs, epochs} of a finished tokenizer."""
+  doc = io_utils.read_json_or_empty(os.path.join(layout.tokenizer_dir(data_dir, run),
+                                                 "config.json"))
+  cfg, n = doc.get("config") or {}, int((doc.get("input") or {}).get("n_items") or 0)
+  out = {"steps": doc.get("steps"), "config_epochs": cfg.get("epochs"), "max_steps": cfg.get("max_steps")}
+  if n and cfg.get("epochs") and cfg.get("batch_size"):
+    out["config_steps"] = int(cfg["epochs"]) * max(n // max(1, min(int(cfg["batch_size"]), n)), 1)
+  return out
+
+
 def _our_sid_stages(opts: Options, ds, method, data_dir: str, macros: dict):
   """enrich -> embed -> tokenize stages of --sids ours (gr_jax's own tokenizer)."""
   cmd = pipeline.gr_jax_command
@@ -158,6 +181,9 @@ def _our_sid_stages(opts: Options, ds, method, data_dir: str, macros: dict):
   stages.append(pipeline.Stage("embed", cmd(*embed),
                                produces=layout.embeddings_path(data_dir, layout.EMBED_IDS)))
   tokenize = ["tokenize", "--data", data_dir, "--gin_file", macros["TOKENIZE_GIN"], "--run", "ours"]
+  cap = tokenizer_step_cap(opts, macros)
+  if cap:
+    tokenize.append(f"--gin.TokenizerConfig.max_steps={cap}")
   tokenize += [f"--gin.{x}" for x in opts.tokenize_gin]
   stages.append(pipeline.Stage("tokenize", cmd(*tokenize),
                                produces=layout.sids_path(data_dir, "ours")))
@@ -270,7 +296,8 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
       except pipeline.StageFailed as e:
         raise ReproduceError(f"{e}; rerun the same command to resume") from e
       sid_info = {"kind": "ours", "policy": "gr_jax tokenizer", "run": run_name,
-                  "gin": macros["TOKENIZE_GIN"]}
+                  "gin": macros["TOKENIZE_GIN"],
+                  "tokenizer_budget": tokenizer_budget(data_dir, run_name)}
     lengths = budget_lib.feature_lengths(macros, _sid_lengths(data_dir, run_name))
     examples = budget_lib.examples_per_epoch(method.train_method, stats["train_examples"],
                                              stats["items"])

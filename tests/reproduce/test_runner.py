@@ -64,11 +64,41 @@ def test_tiny_tiger_row_end_to_end_and_resume(tmp_path):
   assert "changed from the paper config" in md and "`--gin ENCODER_END_POSITIONS=8`" in md
   run_info = json.loads((out / "seed_0" / "model" / "run_info.json").read_text())
   assert run_info["model_config"]["encoder_end_positions"] == 8
+  # A --sids ours row under --budget cpu states its tokenizer budget in bold.
+  ours = dict(doc, sid_info={"kind": "ours", "gin": "rqvae/tiger.gin", "tokenizer_budget": {
+      "steps": 2000, "config_steps": 12000, "config_epochs": 3000}})
+  assert "**2000 of the 12000 RQ-VAE steps** its gin file's 3000 epochs give" in \
+      report.markdown(ours)
   # Rerun: every stage is skipped, the report is the same.
   t = time.time()
   again = runner.run(_opts(raw, out), log=lambda m: None)
   assert time.time() - t < 15
   assert json.loads(json.dumps(again["metrics"])) == on_disk["metrics"]
+
+
+def test_cpu_budget_caps_the_tokenizer_steps_unless_the_user_sets_them(tmp_path):
+  macros = {"TOKENIZE_GIN": "rqvae/tiger.gin", "CPU_TOKENIZER_STEPS": 2000}
+  cpu = _opts(tmp_path, tmp_path / "o", budget="cpu", sids="ours", gin_bindings=())
+  assert runner.tokenizer_step_cap(cpu, macros) == 2000
+  assert runner.tokenizer_step_cap(_opts(tmp_path, tmp_path / "o", sids="ours"), macros) is None
+  for own in ("TokenizerConfig.epochs=30", "TokenizerConfig.max_steps = 50"):
+    assert runner.tokenizer_step_cap(_opts(tmp_path, tmp_path / "o", budget="cpu",
+                                           tokenize_gin=(own,)), macros) is None
+  ds = runner.registry.dataset("trialign", "Scientific")
+  method = runner.registry.method("trialign", "tiger")
+  stages = runner._our_sid_stages(cpu, ds, method, str(tmp_path / "d"), macros)  # pylint: disable=protected-access
+  tokenize = [s for s in stages if s.name == "tokenize"][0].argv
+  assert "--gin.TokenizerConfig.max_steps=2000" in tokenize
+  from gr_jax.reproduce import budget  # pylint: disable=g-import-not-at-top
+  assert budget.read_macros(budget.gin_path("trialign", "trialign"))["CPU_TOKENIZER_STEPS"] == 2000
+  # The budget a finished tokenizer reports: its steps vs those of its gin file's epochs.
+  tok = tmp_path / "d" / "tokenizer" / "ours"
+  tok.mkdir(parents=True)
+  (tok / "config.json").write_text(json.dumps({
+      "config": {"epochs": 3000, "batch_size": 1024, "max_steps": 2000},
+      "input": {"n_items": 4385}, "steps": 2000}))
+  assert runner.tokenizer_budget(str(tmp_path / "d"), "ours") == {
+      "steps": 2000, "config_epochs": 3000, "max_steps": 2000, "config_steps": 12000}
 
 
 def test_bad_input_one_line_naming_flag_or_file(tmp_path):
