@@ -4,8 +4,8 @@
       --raw_dir ../shared/data/Instruments_MQL4GRec --budget cpu --out runs/ins_tiger
 
 prepares the peer's split (`gr-jax prepare --source lcrec|recbole`), imports the peer's
-SIDs (--sids peer) or computes gr_jax's own (--sids ours: enrich/embed/tokenize), trains
-with gin/paper/<paper>/<method>.gin, ranks every test user over the full catalog and writes
+SIDs (--sids peer) or computes gr_jax's own (--sids ours: enrich/embed/tokenize; --sids
+collab: with collab-embed's SASRec item embeddings of the train split), trains with gin/paper/<paper>/<method>.gin, ranks every test user over the full catalog and writes
 OUT/reproduce.md and reproduce.json (ours vs published, difference, 95 % CIs over users and
 seeds, the budget used) and learning_curve.png (valid HR@10 vs examples seen). Rerunning the
 same command resumes; reproduce.json appears only when the row is finished.
@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   a = parser.add_argument
   a("--paper", required=True, choices=sorted(registry.PAPERS),
     help="macrec: MACRec Table 2 (Instruments/Arts/Games, MQL4GRec's split); trialign: "
-    "gr_jax's Scientific benchmark (TriAlignGR publishes no numbers).")
+    "gr_jax's benchmarks, Scientific and LC-Rec's Instruments with LETTER's SIDs "
+    "(TriAlignGR publishes no numbers).")
   a("--dataset", required=True, help="A dataset of the paper: " + "; ".join(
       f"{p.name}: {', '.join(p.datasets)}" for p in registry.PAPERS.values()) + ".")
   a("--method", required=True, help="A row: " + "; ".join(
@@ -45,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     "cores; SASRec: CPU_SCALE of its epochs; with --sids ours the RQ-VAE trains at most "
     "CPU_TOKENIZER_STEPS steps). The report states the scale and that it is not the paper's "
     "budget.")
-  a("--sids", choices=("peer", "ours"), default="peer",
-    help="peer: the SIDs the peer published; ours: gr_jax's enrich/embed/tokenize.")
+  a("--sids", choices=("peer", "ours", "collab"), default="peer",
+    help="peer: the SIDs the peer published; ours: gr_jax's enrich/embed/tokenize; collab: "
+    "gr_jax's collaborative SIDs (gr-jax collab-embed: SASRec item embeddings of the train "
+    "split, fused into the tokenizer input, or alone on datasets without item content).")
   a("--duplicates", choices=peer_sids.POLICIES, default="peer",
     help="Items sharing a peer SID: peer = keep them (a decoded SID counts for each of its "
     "items, ties to the first, as the peers score); extra_level = gr_jax's fix, one more "

@@ -62,6 +62,12 @@ DATASETS = {
                           ("{D}.train.inter", "{D}.valid.inter", "{D}.test.inter", "{D}.text",
                            "{D}.item2index"),
                           {}, {"text": "{D}.text"}, "UniSRec / CoWPiRec dataset/Scientific/"),
+    # LC-Rec's split of Amazon 2018 Musical Instruments (24,772 users, not MACRec's 17,112) with
+    # LETTER's published 4 x 256 SIDs (`{D}.index.json`, 25 items share a SID); no item text,
+    # so only the SID-only rows (TIGER on LETTER's SIDs) and SASRec. In neither paper.
+    "Instruments_LCRec": Dataset("Instruments", "lcrec", ("{D}.inter.json",),
+                                 {"text": "{D}.index.json"}, {},
+                                 "LETTER data/<D>/ (github.com/HonghuiBao2000/LETTER)"),
 }
 
 METHODS = {
@@ -78,9 +84,10 @@ PAPERS = {
     "macrec": Paper("macrec", "MACRec (arXiv 2511.15122)", "Table 2",
                     ("Instruments", "Arts", "Games"), ("sasrec", "tiger", "mql4grec", "macrec")),
     # TriAlignGR publishes no numeric table; its datasets (Beauty/Sports/Toys) have no peer
-    # files here, so the registered dataset is gr_jax's Scientific benchmark.
+    # files here, so the registered datasets are gr_jax's own benchmarks: Scientific, and LC-Rec's
+    # Instruments split with LETTER's SIDs.
     "trialign": Paper("trialign", "TriAlignGR (arXiv 2605.05249)", "none published",
-                      ("Scientific",), ("sasrec", "tiger", "trialign")),
+                      ("Scientific", "Instruments_LCRec"), ("sasrec", "tiger", "trialign")),
 }
 
 

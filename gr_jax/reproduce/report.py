@@ -75,9 +75,13 @@ def markdown(doc: Mapping) -> str:
             f"(`prepare --source {doc['split']['source']}`); paper's Table 1: "
             f"{doc['split'].get('paper') or 'not stated'}"
             + (" — **differs**" if doc["split"].get("mismatch") else "")]
-  if dup and dup["kind"] == "ours":
-    lines.append(f"* SIDs: `--sids ours`, gr_jax's tokenizer `gin/{dup['gin']}` (its own "
-                 "collision policy; see data/tokenizer/ours/sid_report.json)")
+  if dup and dup["kind"] in ("ours", "collab"):
+    lines.append(f"* SIDs: `--sids {dup['kind']}`, gr_jax's tokenizer `gin/{dup['gin']}` (its own "
+                 f"collision policy; see data/tokenizer/{dup.get('run', 'ours')}/sid_report.json)")
+    if dup.get("collaborative"):
+      lines.append(f"  * collaborative signal: `TokenizerConfig.collaborative = "
+                   f"'{dup['collaborative']}'` (SASRec item embeddings of the train split only, "
+                   "`gr-jax collab-embed`)")
     tb = dup.get("tokenizer_budget") or {}
     if tb.get("steps") and tb.get("config_steps") and tb["steps"] < tb["config_steps"]:
       lines.append(f"  * tokenizer budget: **{tb['steps']} of the {tb['config_steps']} RQ-VAE "

@@ -77,14 +77,19 @@ def check_inputs(opts: Options):
                            f"{ds.name}; use --sids ours")
     registry.require_files(opts.raw_dir, ds, [ds.peer_sids[m] for m in method.modalities],
                            "the peer's SIDs for --sids peer")
+  elif opts.sids == "collab" and not ds.ours_files:
+    if opts.method != "tiger":
+      raise ReproduceError(f"--sids collab: {opts.dataset} has no item content, so only the "
+                           "TIGER row (one SID from the collaborative embeddings alone); "
+                           f"--method {opts.method} needs item text or images")
   else:
     mods = ("text",) if method.modalities == ("fused",) else method.modalities
     missing = [m for m in mods if m not in ds.ours_files]
     if missing:
-      raise ReproduceError(f"--sids ours: {ds.name} has no {'/'.join(missing)} input for "
+      raise ReproduceError(f"--sids {opts.sids}: {ds.name} has no {'/'.join(missing)} input for "
                            "gr_jax's tokenizer")
     registry.require_files(opts.raw_dir, ds, [ds.ours_files[m] for m in mods],
-                           "item text/embeddings for --sids ours")
+                           f"item text/embeddings for --sids {opts.sids}")
   return paper, ds, method
 
 
@@ -166,27 +171,45 @@ def tokenizer_budget(data_dir: str, run: str) -> dict:
   return out
 
 
+def collaborative_mode(opts: Options, ds) -> Optional[str]:
+  """TokenizerConfig.collaborative of the row: None (--sids ours), 'concat' (--sids collab on
+  a dataset with item content: [content | SASRec item embedding]) or 'replace' (no content)."""
+  if opts.sids != "collab":
+    return None
+  return "concat" if ds.ours_files else "replace"
+
+
 def _our_sid_stages(opts: Options, ds, method, data_dir: str, macros: dict):
-  """enrich -> embed -> tokenize stages of --sids ours (gr_jax's own tokenizer)."""
+  """[enrich ->] [embed ->] [collab-embed ->] tokenize stages of --sids ours / collab."""
   cmd = pipeline.gr_jax_command
   stages = []
-  embed = ["embed", "--data", data_dir]
-  if ds.ours_files.get("text", "").endswith(".npy"):  # The peer's precomputed embeddings.
-    for mod in method.modalities:
-      embed += [f"--{mod}_backend", "precomputed", f"--{mod}_npy",
-                registry.file_path(opts.raw_dir, ds, ds.ours_files[mod]), f"--{mod}_ids", "index"]
-  else:
-    stages.append(pipeline.Stage("enrich", cmd("enrich", "--data", data_dir),
-                                 produces=layout.enrich_path(data_dir, layout.INTERESTS)))
-  stages.append(pipeline.Stage("embed", cmd(*embed),
-                               produces=layout.embeddings_path(data_dir, layout.EMBED_IDS)))
-  tokenize = ["tokenize", "--data", data_dir, "--gin_file", macros["TOKENIZE_GIN"], "--run", "ours"]
+  collab = collaborative_mode(opts, ds)
+  if collab != "replace":
+    embed = ["embed", "--data", data_dir]
+    if ds.ours_files.get("text", "").endswith(".npy"):  # The peer's precomputed embeddings.
+      for mod in method.modalities:
+        embed += [f"--{mod}_backend", "precomputed", f"--{mod}_npy",
+                  registry.file_path(opts.raw_dir, ds, ds.ours_files[mod]), f"--{mod}_ids",
+                  "index"]
+    else:
+      stages.append(pipeline.Stage("enrich", cmd("enrich", "--data", data_dir),
+                                   produces=layout.enrich_path(data_dir, layout.INTERESTS)))
+    stages.append(pipeline.Stage("embed", cmd(*embed),
+                                 produces=layout.embeddings_path(data_dir, layout.EMBED_IDS)))
+  run = "collab" if collab else "ours"
+  tokenize = ["tokenize", "--data", data_dir, "--gin_file", macros["TOKENIZE_GIN"], "--run", run]
+  if collab:
+    # SASRec item embeddings of the train split only (the leakage rule: gr_jax.baselines.collab).
+    stages.append(pipeline.Stage("collab-embed", cmd("collab-embed", "--data", data_dir),
+                                 produces=layout.embeddings_path(data_dir, layout.COLLAB)))
+    tokenize += ["--gin_file", "rqvae/collab.gin",
+                 f"--gin.TokenizerConfig.collaborative='{collab}'"]
   cap = tokenizer_step_cap(opts, macros)
   if cap:
     tokenize.append(f"--gin.TokenizerConfig.max_steps={cap}")
   tokenize += [f"--gin.{x}" for x in opts.tokenize_gin]
   stages.append(pipeline.Stage("tokenize", cmd(*tokenize),
-                               produces=layout.sids_path(data_dir, "ours")))
+                               produces=layout.sids_path(data_dir, run)))
   return stages
 
 
@@ -290,12 +313,13 @@ def run(opts: Options, log: Callable[[str], None] = print) -> dict:
     if opts.sids == "peer":
       run_name, sid_info = _peer_sids(opts, ds, method, data_dir, log)
     else:
-      run_name = "ours"
+      run_name = "collab" if opts.sids == "collab" else "ours"
       try:
         sid_seconds = pipe.run_all(_our_sid_stages(opts, ds, method, data_dir, macros))
       except pipeline.StageFailed as e:
         raise ReproduceError(f"{e}; rerun the same command to resume") from e
-      sid_info = {"kind": "ours", "policy": "gr_jax tokenizer", "run": run_name,
+      sid_info = {"kind": opts.sids, "policy": "gr_jax tokenizer", "run": run_name,
+                  "collaborative": collaborative_mode(opts, ds),
                   "gin": macros["TOKENIZE_GIN"],
                   "tokenizer_budget": tokenizer_budget(data_dir, run_name)}
     lengths = budget_lib.feature_lengths(macros, _sid_lengths(data_dir, run_name))

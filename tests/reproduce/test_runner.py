@@ -101,6 +101,40 @@ def test_cpu_budget_caps_the_tokenizer_steps_unless_the_user_sets_them(tmp_path)
       "steps": 2000, "config_epochs": 3000, "max_steps": 2000, "config_steps": 12000}
 
 
+def test_lcrec_split_with_letter_sids(tmp_path):
+  """`--dataset Instruments_LCRec`: LC-Rec's inter.json + LETTER's index.json (duplicates kept)."""
+  raw = tmp_path / "raw"
+  info = reproduce_fixtures.write_mql4grec(str(raw))
+  os.rename(raw / "Instruments.index_lemb.json", raw / "Instruments.index.json")
+  os.remove(raw / "Instruments.index_vitemb.json")
+  doc = runner.run(_opts(raw, tmp_path / "out", paper="trialign", dataset="Instruments_LCRec",
+                         train_steps=1), log=lambda m: None)
+  assert doc["test_users"] == info["users"] and doc["split"]["items"] == info["items"]
+  assert doc["sid_info"]["report"]["text"]["items_sharing"] == 4
+  assert doc["metrics"]["HR@10"]["published"] is None
+  # --sids collab: no item text, so gr_jax's SIDs come from the collaborative embeddings alone.
+  small = ("TokenizerConfig.epochs=20", "TokenizerConfig.codebook_sizes=(8, 8, 8)",
+           "TokenizerConfig.batch_size=48")
+  out = tmp_path / "collab"
+  doc = runner.run(_opts(raw, out, paper="trialign", dataset="Instruments_LCRec", sids="collab",
+                         train_steps=1, tokenize_gin=small), log=lambda m: None)
+  assert doc["sid_info"]["kind"] == "collab" and doc["sid_info"]["collaborative"] == "replace"
+  tok = json.loads((out / "data" / "tokenizer" / "collab" / "config.json").read_text())
+  assert tok["config"]["collaborative"] == "replace" and tok["input"]["n_items"] == info["items"]
+  assert (out / "data" / "embeddings" / "collab.npy").exists()
+  assert not (out / "data" / "embeddings" / "text.npy").exists()  # No content embedded.
+  assert doc["test_users"] == info["users"]
+  assert "collaborative signal: `TokenizerConfig.collaborative = 'replace'`" in \
+      (out / report.MD).read_text()
+  with pytest.raises(runner.ReproduceError, match="--sids collab: Instruments_LCRec has no item"):
+    runner.run(_opts(raw, tmp_path / "o3", paper="trialign", dataset="Instruments_LCRec",
+                     sids="collab", method="trialign"), log=lambda m: None)
+  os.remove(raw / "Instruments.index.json")
+  with pytest.raises(runner.ReproduceError, match=r"Instruments.index.json: missing .*LETTER"):
+    runner.run(_opts(raw, tmp_path / "o2", paper="trialign", dataset="Instruments_LCRec"),
+               log=lambda m: None)
+
+
 def test_bad_input_one_line_naming_flag_or_file(tmp_path):
   raw = tmp_path / "raw"
   reproduce_fixtures.write_mql4grec(str(raw))
