@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+import bench_matmul_shapes  # Beside this script: `python benchmarks/...` puts it on sys.path.
+
 EIGEN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_dot"
 BACKENDS = {"ynnpack (default)": "", "eigen": EIGEN_FLAG}
 
@@ -32,8 +34,7 @@ sys.path.insert(0, {bench_dir!r})
 import jax, jax.numpy as jnp
 import bench_matmul_shapes as b
 hlo = jax.jit(jnp.matmul).lower(jnp.ones((64, 64)), jnp.ones((64, 64))).compile().as_text()
-keep = set({paths!r})
-shapes = {shapes!r} or [s for s in b.SHAPES if not keep or s[0] in keep]
+shapes = {shapes!r} or b.select_shapes({paths!r})
 out = b.measure(shapes, {min_time!r}, {repeats!r}, skip_torch={skip_torch!r},
                 peak_size={peak_size!r})
 out["uses_ynn"] = "ynn" in hlo.lower()
@@ -70,8 +71,7 @@ def compare(results: dict[str, dict]) -> str:
            "| path | matmul | [batch] M x K x N | YNNPACK GFLOP/s (% peak) | Eigen GFLOP/s (% peak) "
            "| Eigen / YNNPACK | torch / YNNPACK |", "|---|---|---|---:|---:|---:|---:|"]
   for rd, re_ in zip(default["rows"], eigen["rows"]):
-    b, m, k, n = rd["shape"]
-    shape = (f"[{b}] " if b > 1 else "") + f"{m} x {k} x {n}"
+    shape = bench_matmul_shapes.shape_label(rd["shape"])
     gd, ge = rd["xla"]["gflops"], re_["xla"]["gflops"]
     torch = f"{rd['torch']['gflops'] / gd:.2f}x" if "torch" in rd else "–"
     lines.append(f"| {rd['path']} | {rd['what']} | {shape} | {gd:.1f} ({100 * gd / peak:.0f} %) | "
@@ -82,10 +82,7 @@ def compare(results: dict[str, dict]) -> str:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--min_time", type=float, default=0.3, help="Seconds per timed round.")
-  parser.add_argument("--paths", default="", help="Comma-separated paths to keep (default: all).")
-  parser.add_argument("--skip-torch", action="store_true")
+  bench_matmul_shapes.add_timing_args(parser)
   parser.add_argument("--json", default=None, help="Also write both backends' numbers here.")
   args = parser.parse_args()
   paths = [p for p in args.paths.split(",") if p]

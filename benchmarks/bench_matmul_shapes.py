@@ -111,14 +111,33 @@ def measure(shapes=SHAPES, min_time: float = 0.3, repeats: int = 5, skip_torch: 
   return {"peak_gflops": peak, "peak_size": peak_size, "rows": rows}
 
 
+def shape_label(shape) -> str:
+  """'[batch] M x K x N' (batch left out when 1) of a row's [batch, M, K, N]."""
+  b, m, k, n = shape
+  return (f"[{b}] " if b > 1 else "") + f"{m} x {k} x {n}"
+
+
+def select_shapes(paths) -> list:
+  """The rows of SHAPES whose path is in `paths` (all of them when `paths` is empty)."""
+  keep = set(paths)
+  return [s for s in SHAPES if not keep or s[0] in keep]
+
+
+def add_timing_args(parser: argparse.ArgumentParser) -> None:
+  """The timing and selection flags this script shares with bench_cpu_dot_backend.py."""
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--min_time", type=float, default=0.3, help="Seconds per timed round.")
+  parser.add_argument("--skip-torch", action="store_true")
+  parser.add_argument("--paths", default="", help="Comma-separated paths to keep (default: all).")
+
+
 def _fmt_table(result: dict) -> str:
   lines = [f"fp32 matmul peak (XLA, {result['peak_size']}^3, same run): "
            f"{result['peak_gflops']:.1f} GFLOP/s",
            "| path | matmul | [batch] M x K x N | XLA GFLOP/s (% peak) | torch GFLOP/s (% peak) | "
            "torch / XLA |", "|---|---|---|---:|---:|---:|"]
   for r in result["rows"]:
-    b, m, k, n = r["shape"]
-    shape = (f"[{b}] " if b > 1 else "") + f"{m} x {k} x {n}"
+    shape = shape_label(r["shape"])
     x = r["xla"]
     cell_x = f"{x['gflops']:.1f} ({100 * x['share_of_peak']:.0f} %)"
     if "torch" in r:
@@ -134,15 +153,11 @@ def _fmt_table(result: dict) -> str:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--min_time", type=float, default=0.3, help="Seconds per timed round.")
-  parser.add_argument("--skip-torch", action="store_true")
-  parser.add_argument("--paths", default="", help="Comma-separated paths to keep (default: all).")
+  add_timing_args(parser)
   parser.add_argument("--peak_size", type=int, default=perf.PEAK_MATMUL_SIZE)
   parser.add_argument("--json", default=None, help="Also write the numbers here.")
   args = parser.parse_args()
-  keep = {p for p in args.paths.split(",") if p}
-  shapes = [s for s in SHAPES if not keep or s[0] in keep]
+  shapes = select_shapes(p for p in args.paths.split(",") if p)
   result = measure(shapes, args.min_time, args.repeats, args.skip_torch, args.peak_size)
   print(_fmt_table(result))
   if args.json:
