@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import time
 from typing import Mapping, Optional, Sequence
 
 from gr_jax import io_utils
+from gr_jax import paths
 from gr_jax.data import layout
 
 
@@ -146,17 +148,35 @@ def collab_stage(data_dir: str, seed: int, epochs: Optional[int] = None) -> Stag
 # Tokenizer bindings of the collaborative-SID variant of any method (after `collab_stage`).
 COLLAB_BINDINGS = ("TokenizerConfig.collaborative='concat'",)
 
+_COLLAB_LINE = re.compile(r"^\s*TokenizerConfig\.collaborative\s*=\s*['\"](\w+)['\"]", re.M)
+
+# `gr-jax demo` tokenizers other than gin/rqvae/demo_<method>.gin (the ablations and the
+# real-data runs keep those): TriAlignGR's demo SIDs are collaborative (see the gin file).
+DEMO_TOKENIZER_GIN = {"trialign": "rqvae/demo_trialign_collab.gin"}
+
+
+def tokenizer_gin_is_collaborative(gin_file: str) -> bool:
+  """True when the tokenizer gin file (relative to gin/) binds `TokenizerConfig.collaborative`.
+
+  Such a tokenizer reads DIR/embeddings/collab.npy, so `collab_stage` must run before it.
+  Only the file's own lines are read (not its includes); the last binding wins, as in gin.
+  """
+  with open(os.path.join(paths.GIN_DIR, gin_file)) as f:
+    modes = _COLLAB_LINE.findall(f.read())
+  return bool(modes) and modes[-1] != "none"
+
 
 def tokenize_stage(data_dir: str, method: str, seed: int, run: Optional[str] = None,
-                   gin_bindings: Sequence[str] = (), name: Optional[str] = None) -> Stage:
-  """One RQ-VAE run (`gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json.
+                   gin_bindings: Sequence[str] = (), name: Optional[str] = None,
+                   gin_file: Optional[str] = None) -> Stage:
+  """One RQ-VAE run (`gin_file`, default `gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json.
 
   Gin files are named relative to the repo's gin/ folder, which `gr-jax tokenize` and
   `gr-jax train` search (includes inside them resolve the same way).
   """
   run = run or method
   argv = ["tokenize", "--data", data_dir,
-          "--gin_file", f"rqvae/demo_{method}.gin",  # Found via the gin search path (gin/).
+          "--gin_file", gin_file or f"rqvae/demo_{method}.gin",  # Found via gin/.
           "--seed", str(seed)]
   if run != method:
     argv += ["--run", run]

@@ -55,3 +55,34 @@ def test_unknown_method_is_rejected():
   with pytest.raises(SystemExit, match="bert4rec"):
     pipeline.parse_methods("tiger,bert4rec")
   assert pipeline.parse_methods(" tiger , trialign") == ["tiger", "trialign"]
+
+
+def test_collab_embed_runs_before_the_collaborative_trialign_tokenizer(tmp_path):
+  # The demo's TriAlignGR tokenizer binds TokenizerConfig.collaborative = 'concat'; the
+  # content-only demo tokenizers (and the ablations' TriAlignGR one) do not.
+  assert pipeline.tokenizer_gin_is_collaborative(pipeline.DEMO_TOKENIZER_GIN["trialign"])
+  for method in pipeline.METHODS:
+    assert not pipeline.tokenizer_gin_is_collaborative(f"rqvae/demo_{method}.gin"), method
+  out = str(tmp_path)
+  stages = demo.stages_for(out, pipeline.PROFILES["full"], pipeline.METHODS, 0)
+  names = [s.name for s in stages]
+  assert names.index("embed") < names.index("collab-embed") < names.index("tokenize:trialign")
+  tok = stages[names.index("tokenize:trialign")].argv
+  assert tok[tok.index("--gin_file") + 1] == "rqvae/demo_trialign_collab.gin"
+  assert "--run" not in tok  # Still DIR/tokenizer/trialign, which demo/trialign.gin reads.
+  collab = stages[names.index("collab-embed")].argv
+  assert collab[collab.index("--epochs") + 1] == "20"  # The profile's SASRec epochs.
+  assert "collab-embed" not in [s.name for s in demo.stages_for(out, pipeline.PROFILES["quick"],
+                                                                ["tiger", "macrec"], 0)]
+
+
+def test_collaborative_binding_is_read_from_the_gin_text(tmp_path, monkeypatch):
+  monkeypatch.setattr(pipeline.paths, "GIN_DIR", str(tmp_path))
+  gin_file = tmp_path / "x.gin"
+  gin_file.write_text("# TokenizerConfig.collaborative = 'concat'\n")
+  assert not pipeline.tokenizer_gin_is_collaborative("x.gin")  # A comment binds nothing.
+  gin_file.write_text("TokenizerConfig.collaborative = 'replace'\n")
+  assert pipeline.tokenizer_gin_is_collaborative("x.gin")
+  gin_file.write_text("TokenizerConfig.collaborative='concat'\n"
+                      "TokenizerConfig.collaborative = \"none\"\n")
+  assert not pipeline.tokenizer_gin_is_collaborative("x.gin")  # The last binding wins, as in gin.
