@@ -58,6 +58,9 @@ class SyntheticCatalog:
   factors: dict  # JSON for latent_factors.json.
   codes: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # factor -> [N] int32.
   popularity: np.ndarray | None = None  # [N] float64 item popularity weights.
+  # Each user's hidden taste, in user order: "mixture" [U, C] category interest (sums to 1)
+  # and "affinity" {factor: [U, V]} (gr_jax.data.synthetic_ceiling scores with them).
+  users: dict = dataclasses.field(default_factory=dict)
 
 
 def _sample_items(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -169,9 +172,10 @@ class _CategorySampler:
 
 def _sample_sequences(rng: np.random.Generator, codes: dict[str, np.ndarray], pop: np.ndarray,
                       n_users: int, cfg: SequenceConfig,
-                      progress: bool) -> tuple[np.ndarray, np.ndarray]:
-  """(item indices [U, max_len] in user order, lengths [U])."""
+                      progress: bool) -> tuple[np.ndarray, np.ndarray, dict]:
+  """(item indices [U, max_len] in user order, lengths [U], user latents in user order)."""
   cum_mix, aff = _sample_users(rng, n_users)
+  users = {"mixture": np.diff(cum_mix, axis=1, prepend=0.0), "affinity": dict(aff)}
   extra = rng.geometric(1.0 / (cfg.mean_extra_len + 1.0), n_users) - 1
   lengths = np.minimum(cfg.min_len + extra, cfg.max_len)
   # Users run in slots sorted by length (longest first) so the active users are a prefix.
@@ -225,7 +229,7 @@ def _sample_sequences(rng: np.random.Generator, codes: dict[str, np.ndarray], po
     cats[:n, t] = category[chosen]
   user_slot = np.empty_like(slot_user)
   user_slot[slot_user] = np.arange(n_users)
-  return hist[user_slot], lengths
+  return hist[user_slot], lengths, users
 
 
 @contextlib.contextmanager
@@ -271,8 +275,8 @@ def generate(n_items: int = 2000, n_users: int = 3000, seed: int = 0,
   level = np.clip(np.round(4.0 * item_rng.standard_normal(n_items)), -12, 12)
   pop = np.exp(config.popularity_sigma * level / 4.0)
   titles, descs = vocab.render_texts(np.random.default_rng(text_seq), codes)
-  hist, lengths = _sample_sequences(np.random.default_rng(user_seq), codes, pop, n_users, config,
-                                    progress)
+  hist, lengths, users = _sample_sequences(np.random.default_rng(user_seq), codes, pop, n_users,
+                                           config, progress)
   ids = _item_ids(n_items)
   if image_dir is not None:
     from gr_jax.data import synthetic_images  # pylint: disable=g-import-not-at-top
@@ -308,4 +312,5 @@ def generate(n_items: int = 2000, n_users: int = 3000, seed: int = 0,
       "items": factor_items,
   }
   return SyntheticCatalog(items=items, sequences=sequences, factors=factors,
-                          codes={f: codes[f] for f in FACTOR_NAMES}, popularity=pop)
+                          codes={f: codes[f] for f in FACTOR_NAMES}, popularity=pop,
+                          users=users)

@@ -169,7 +169,7 @@ def tokenizer_gin_is_collaborative(gin_file: str) -> bool:
 def tokenize_stage(data_dir: str, method: str, seed: int, run: Optional[str] = None,
                    gin_bindings: Sequence[str] = (), name: Optional[str] = None,
                    gin_file: Optional[str] = None) -> Stage:
-  """One RQ-VAE run (`gin_file`, default `gin/rqvae/demo_<method>.gin`) -> DIR/tokenizer/<run>/sids.json.
+  """One RQ-VAE run (`gin_file`, default rqvae/demo_<method>.gin) -> DIR/tokenizer/<run>/sids.json.
 
   Gin files are named relative to the repo's gin/ folder, which `gr-jax tokenize` and
   `gr-jax train` search (includes inside them resolve the same way).

@@ -23,22 +23,24 @@ def test_demo_beats_popularity_clearly_and_resumes(tmp_path, capsys):
   results = json.load(open(os.path.join(out, "results.json")))
   rows = {r["system"]: r for r in results["rows"]}
   pop = rows["Most-popular"]
-  # Measured (README Results, 1,000 test users): TIGER 3.4x, TriAlignGR 2.9x, MACRec 2.1x
-  # most-popular's HR@10 (compact inputs + the encoder recency embedding); MACRec spends 2/3 of
+  # Measured (README Results, 1,000 test users): TIGER 3.5x, TriAlignGR 3.5x, MACRec 2.1x
+  # most-popular's HR@10 (compact inputs + the encoder recency embedding; TriAlignGR on
+  # collaborative SIDs); MACRec spends 2/3 of
   # its steps on its cross-modal alignment tasks. Floors leave about one standard error
   # (0.012 HR@10) of room.
-  floors = {"TIGER": 3.0, "TriAlignGR": 2.5, "MACRec": 1.8}
+  floors = {"TIGER": 3.0, "TriAlignGR": 3.0, "MACRec": 1.8}
   for name, floor in floors.items():
     row = rows[name]
     assert row["HR@10"] >= floor * pop["HR@10"], (name, row, pop)
     assert row["NDCG@10"] >= floor * pop["NDCG@10"], (name, row, pop)
     assert row["collision_rate"] == 0.0 and row["train_seconds"] > 0
     assert f"| {name} |" in printed
-  # TIGER reaches SASRec (measured HR@10 0.195 vs 0.199, NDCG@10 0.0990 vs 0.0998): it may not
-  # fall more than about one standard error of the difference behind.
-  sasrec, tiger = rows["SASRec"], rows["TIGER"]
-  assert tiger["HR@10"] >= sasrec["HR@10"] - 0.02, (tiger, sasrec)
-  assert tiger["NDCG@10"] >= sasrec["NDCG@10"] - 0.01, (tiger, sasrec)
+  # TIGER and TriAlignGR reach SASRec (measured HR@10 0.197 / 0.199 vs 0.200, NDCG@10 0.0992 /
+  # 0.0997 vs 0.1002): neither may fall more than about one standard error of the difference behind.
+  sasrec = rows["SASRec"]
+  for name in ("TIGER", "TriAlignGR"):
+    assert rows[name]["HR@10"] >= sasrec["HR@10"] - 0.02, (name, rows[name], sasrec)
+    assert rows[name]["NDCG@10"] >= sasrec["NDCG@10"] - 0.01, (name, rows[name], sasrec)
   # A rerun resumes: every stage is skipped and the table is identical.
   assert cli.main(["demo", "--out", out]) == 0
   assert json.load(open(os.path.join(out, "results.json")))["rows"] == results["rows"]

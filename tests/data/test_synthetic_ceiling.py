@@ -1,0 +1,90 @@
+"""Tests of gr_jax.data.synthetic_ceiling: the demo generator's next-item distribution."""
+
+import numpy as np
+import pytest
+
+from gr_jax.data import synthetic
+from gr_jax.data import synthetic_ceiling as ceiling
+
+
+@pytest.fixture(scope="module")
+def catalog():
+  return synthetic.generate(200, 300, seed=3, image_dir=None, progress=False)
+
+
+def _last_item_examples(catalog):
+  return [(u, seq[:-1], seq[-1]) for u, seq in catalog.sequences]
+
+
+def test_user_latents_are_exposed_in_user_order(catalog):
+  mixture = catalog.users["mixture"]
+  assert mixture.shape == (300, 24)
+  np.testing.assert_allclose(mixture.sum(1), 1.0, atol=1e-5)
+  assert set(catalog.users["affinity"]) == {"colour", "pattern", "style", "audience", "price_tier"}
+  # Exposing them changed no draw: the same seed gives the same sequences.
+  again = synthetic.generate(200, 300, seed=3, image_dir=None, progress=False)
+  assert again.sequences == catalog.sequences
+
+
+@pytest.mark.parametrize("mode", ceiling.MODES)
+def test_next_item_probs_are_a_distribution_without_the_last_three(catalog, mode):
+  process = ceiling.NextItemProcess(catalog, synthetic.SequenceConfig())
+  history = [0, 5, 9, 17]
+  p = ceiling.next_item_probs(process, 7, history, mode, np.random.default_rng(0), samples=128)
+  assert p.shape == (200,) and np.all(p >= 0)
+  assert p.sum() == pytest.approx(1.0)
+  assert np.all(p[history[-3:]] == 0) and p[0] > 0
+  q = ceiling.next_item_probs(process, 7, history, mode, np.random.default_rng(0), samples=128)
+  np.testing.assert_array_equal(p, q)  # Deterministic given the generator.
+
+
+def test_a_repeat_only_process_keeps_the_mass_in_the_last_category(catalog):
+  cfg = synthetic.SequenceConfig(p_repeat=1.0, p_complement=0.0, p_noise=0.0)
+  process = ceiling.NextItemProcess(catalog, cfg)
+  history = [0, 1, 2, 3]
+  p = ceiling.next_item_probs(process, 0, history, "full", np.random.default_rng(0), samples=64)
+  same = process.category == process.category[3]
+  # Only the uniform random draw leaves the category.
+  expected_outside = cfg.p_random_item * (~same).sum() / 200
+  assert p[~same].sum() == pytest.approx(expected_outside, rel=0.05)
+
+
+def test_knowing_the_users_taste_raises_the_ceiling(catalog):
+  examples = _last_item_examples(catalog)
+  full = ceiling.ceiling_hr(catalog, examples, "full", samples=128)
+  markov = ceiling.ceiling_hr(catalog, examples, "markov", samples=128)
+  assert full["n"] == markov["n"] == 300
+  assert 0 < markov["HR@10"] < full["HR@10"] <= 1
+  assert full["HR@10"] - markov["HR@10"] > 3 * full["HR@10_se"]
+  assert full["HR@1"] <= full["HR@5"] <= full["HR@10"]
+  # Ranking fewer items (a 5-core catalog) can only help the target.
+  kept = [it.item_id for it in catalog.items[:150]]
+  inside = [e for e in examples if e[2] in set(kept)]
+  small = ceiling.ceiling_hr(catalog, inside, "markov", items=kept, samples=128)
+  base = ceiling.ceiling_hr(catalog, inside, "markov", samples=128)
+  assert small["HR@10"] >= base["HR@10"]
+
+
+def test_a_catalog_without_latents_is_refused(catalog):
+  import dataclasses
+  with pytest.raises(ValueError, match="user latents"):
+    ceiling.ceiling_hr(dataclasses.replace(catalog, users={}), [], "full")
+  with pytest.raises(ValueError, match="mode"):
+    ceiling.next_item_probs(ceiling.NextItemProcess(catalog, synthetic.SequenceConfig()), 0, [1, 2],
+                            "oracle", np.random.default_rng(0))
+
+
+def test_cli_regenerates_a_prepared_dataset_and_prints_both_ceilings(tmp_path, capsys):
+  import argparse
+  from gr_jax.data import prepare
+  data = str(tmp_path / "data")
+  parser = argparse.ArgumentParser()
+  prepare.add_arguments(parser)
+  prepare.main(parser.parse_args(["--source", "synthetic", "--out", data, "--items", "120",
+                                  "--users", "200", "--seed", "1", "--image_size", "0", "--quiet"]))
+  result = ceiling.ceiling_for_dataset(data, "test", max_users=50, samples=64)
+  assert result["full"]["n"] == result["markov"]["n"] == 50
+  assert result["full"]["HR@10"] >= result["markov"]["HR@10"]
+  assert ceiling.main(["--data", data, "--max_users", "50", "--samples", "64"]) == 0
+  out = capsys.readouterr().out
+  assert "full" in out and "markov" in out and "HR@10" in out
