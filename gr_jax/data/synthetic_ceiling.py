@@ -127,7 +127,11 @@ def ceiling_hr(catalog: synthetic.SyntheticCatalog,
 
 def ceiling_for_dataset(data_dir: str, split: str = "test", max_users: int | None = None,
                         modes: Sequence[str] = MODES, samples: int = 512, seed: int = 0) -> dict:
-  """Both ceilings of a `gr-jax prepare --source synthetic` dir (regenerated from its arguments)."""
+  """Both ceilings of a `gr-jax prepare --source synthetic` dir (regenerated from its arguments).
+
+  Where 5-core filtering dropped an item from a history, the ceiling conditions on the last
+  item the split kept, as the trained models do.
+  """
   args = io_utils.read_json(os.path.join(data_dir, layout.PREPARE_DONE))["arguments"]
   if args.get("source") != "synthetic":
     raise ValueError(f"{data_dir}: the ceiling needs a synthetic dataset, got source "
