@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+from gr_jax import io_utils
+
 import bench_matmul_shapes  # Beside this script: `python benchmarks/...` puts it on sys.path.
 
 EIGEN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_dot"
@@ -85,13 +87,12 @@ def main() -> None:
   bench_matmul_shapes.add_timing_args(parser)
   parser.add_argument("--json", default=None, help="Also write both backends' numbers here.")
   args = parser.parse_args()
-  paths = [p for p in args.paths.split(",") if p]
+  paths = bench_matmul_shapes.parse_paths(args.paths)
   results = {name: run_backend(flags, paths, args.min_time, args.repeats, args.skip_torch)
              for name, flags in BACKENDS.items()}
   print(compare(results))
   if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=1)
+    io_utils.atomic_write_json(args.json, results, indent=1)
 
 
 if __name__ == "__main__":

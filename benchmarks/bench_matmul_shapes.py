@@ -21,13 +21,13 @@ Run it on an idle machine (nothing else running); compare ratios within one run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 
 import numpy as np
 
+from gr_jax import io_utils
 from gr_jax import perf
 
 # (path, what, batch, M, K, N): C[batch, M, N] = A[batch, M, K] @ B[batch, K, N].
@@ -131,6 +131,11 @@ def add_timing_args(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--paths", default="", help="Comma-separated paths to keep (default: all).")
 
 
+def parse_paths(text: str) -> list[str]:
+  """The `--paths` value of `add_timing_args` as a list ('' -> [], i.e. every path)."""
+  return [p for p in text.split(",") if p]
+
+
 def _fmt_table(result: dict) -> str:
   lines = [f"fp32 matmul peak (XLA, {result['peak_size']}^3, same run): "
            f"{result['peak_gflops']:.1f} GFLOP/s",
@@ -157,12 +162,11 @@ def main() -> None:
   parser.add_argument("--peak_size", type=int, default=perf.PEAK_MATMUL_SIZE)
   parser.add_argument("--json", default=None, help="Also write the numbers here.")
   args = parser.parse_args()
-  shapes = select_shapes(p for p in args.paths.split(",") if p)
+  shapes = select_shapes(parse_paths(args.paths))
   result = measure(shapes, args.min_time, args.repeats, args.skip_torch, args.peak_size)
   print(_fmt_table(result))
   if args.json:
-    with open(args.json, "w") as f:
-      json.dump(result, f, indent=1)
+    io_utils.atomic_write_json(args.json, result, indent=1)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ compare ratios within one run. torch is imported lazily (an optional extra).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 
 import numpy as np
 
+from gr_jax import io_utils
 from gr_jax import perf
 
 
@@ -138,8 +138,7 @@ def main() -> None:
         + (f"; jax vs numpy brute force: {result['speedup_vs_numpy']:.2f}x"
            if "speedup_vs_numpy" in result else ""))
   if args.json:
-    with open(args.json, "w") as f:
-      json.dump(result, f, indent=2)
+    io_utils.atomic_write_json(args.json, result, indent=2)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ torch and transformers (the `bench` extra) are imported lazily.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 
 import numpy as np
 
+from gr_jax import io_utils
 from gr_jax import perf
 
 MACREC = dict(emb_dim=128, num_heads=6, head_dim=64, mlp_dim=1024, num_encoder_layers=4,
@@ -166,8 +166,7 @@ def main() -> None:
   if "speedup_vs_torch" in result:
     print(f"  gr_jax / Hugging Face tokens/s: {result['speedup_vs_torch']:.2f}x")
   if args.json:
-    with open(args.json, "w", encoding="utf-8") as f:
-      json.dump(result, f, indent=2)
+    io_utils.atomic_write_json(args.json, result, indent=2)
 
 
 if __name__ == "__main__":

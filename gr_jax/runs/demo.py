@@ -26,7 +26,7 @@ def stages_for(out_dir: str, profile: pipeline.Profile, methods: Sequence[str], 
   stages = pipeline.data_stages(data, ["--source", "synthetic", "--out", data,
                                        "--items", str(profile.items),
                                        "--users", str(profile.users), "--seed", str(seed)])
-  tokenizer_gin = {m: pipeline.DEMO_TOKENIZER_GIN.get(m, f"rqvae/demo_{m}.gin") for m in methods}
+  tokenizer_gin = {m: pipeline.demo_tokenizer_gin(m) for m in methods}
   if any(pipeline.tokenizer_gin_is_collaborative(g) for g in tokenizer_gin.values()):
     stages.append(pipeline.collab_stage(data, seed, profile.sasrec_epochs))
   stages += [pipeline.tokenize_stage(data, m, seed, gin_file=tokenizer_gin[m]) for m in methods]

@@ -155,6 +155,16 @@ _COLLAB_LINE = re.compile(r"^\s*TokenizerConfig\.collaborative\s*=\s*['\"](\w+)[
 DEMO_TOKENIZER_GIN = {"trialign": "rqvae/demo_trialign_collab.gin"}
 
 
+def content_tokenizer_gin(method: str) -> str:
+  """`rqvae/demo_<method>.gin`: the method's content-only small-catalog tokenizer."""
+  return f"rqvae/demo_{method}.gin"
+
+
+def demo_tokenizer_gin(method: str) -> str:
+  """The tokenizer gin file `gr-jax demo` uses for `method`."""
+  return DEMO_TOKENIZER_GIN.get(method, content_tokenizer_gin(method))
+
+
 def tokenizer_gin_is_collaborative(gin_file: str) -> bool:
   """True when the tokenizer gin file (relative to gin/) binds `TokenizerConfig.collaborative`.
 
@@ -176,7 +186,7 @@ def tokenize_stage(data_dir: str, method: str, seed: int, run: Optional[str] = N
   """
   run = run or method
   argv = ["tokenize", "--data", data_dir,
-          "--gin_file", gin_file or f"rqvae/demo_{method}.gin",  # Found via gin/.
+          "--gin_file", gin_file or content_tokenizer_gin(method),  # Found via gin/.
           "--seed", str(seed)]
   if run != method:
     argv += ["--run", run]
