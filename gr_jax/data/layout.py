@@ -30,6 +30,7 @@ SPLIT_NAMES = ("train", "valid", "test")
 IMAGES_DIR = "images"
 LATENT_FACTORS = "latent_factors.json"
 PREPARE_DONE = "prepare_done.json"  # Written last by `gr-jax prepare`; later stages require it.
+CEILING_DIR = "ceiling"  # Synthetic data only: Bayes ceilings per split (gr_jax.data.synthetic_ceiling).
 # enrich
 ENRICH_DIR = "enrich"
 CAPTIONS = "captions.jsonl"
@@ -97,3 +98,8 @@ def vocab_dir(data_dir: str, run: str) -> str:
 def eval_report_path(model_dir: str, split: str = "test") -> str:
   """`MODEL_DIR/eval/<split>/report.json`."""
   return os.path.join(model_dir, EVAL_DIR, split, EVAL_REPORT)
+
+
+def ceiling_path(data_dir: str, split: str = "test") -> str:
+  """DATA/ceiling/<split>.json: the synthetic generator's Bayes ceilings on a split."""
+  return os.path.join(data_dir, CEILING_DIR, f"{split}.json")

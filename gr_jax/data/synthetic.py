@@ -87,8 +87,12 @@ def _sample_items(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
   return {k: v.astype(np.int32) for k, v in codes.items()}
 
 
-def _sample_users(rng: np.random.Generator, n_users: int) -> tuple[np.ndarray, dict]:
-  """(cumulative category mixture [U, C], {factor: affinity [U, V]}) in float32."""
+def sample_user_tastes(rng: np.random.Generator, n_users: int) -> tuple[np.ndarray, dict]:
+  """Draws users' hidden tastes from the generator's prior.
+
+  Returns (cumulative category mixture [U, C], {factor: affinity [U, V]}) in float32;
+  gr_jax.data.synthetic_ceiling reuses the prior to infer a taste from a history.
+  """
   u_idx = np.arange(n_users)
   n_dep, n_cat = len(vocab.DEPARTMENT_NAMES), len(vocab.CATEGORY_NAMES)
   n_fav = rng.choice([1, 2, 3], size=n_users, p=[0.4, 0.4, 0.2])
@@ -174,7 +178,7 @@ def _sample_sequences(rng: np.random.Generator, codes: dict[str, np.ndarray], po
                       n_users: int, cfg: SequenceConfig,
                       progress: bool) -> tuple[np.ndarray, np.ndarray, dict]:
   """(item indices [U, max_len] in user order, lengths [U], user latents in user order)."""
-  cum_mix, aff = _sample_users(rng, n_users)
+  cum_mix, aff = sample_user_tastes(rng, n_users)
   users = {"mixture": np.diff(cum_mix, axis=1, prepend=0.0), "affinity": dict(aff)}
   extra = rng.geometric(1.0 / (cfg.mean_extra_len + 1.0), n_users) - 1
   lengths = np.minimum(cfg.min_len + extra, cfg.max_len)

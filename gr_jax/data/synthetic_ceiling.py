@@ -10,7 +10,13 @@ generator's own parameters, `next_item_probs` gives the distribution of the next
   ceiling of a recommender that knew each user's taste exactly;
 * mode "markov": with the population-average mixture and no affinities: the ceiling of a
   recommender that knew the category process and the popularity but nothing of the user
-  beyond the last item's category.
+  beyond the last item's category;
+* mode "history": with the mixture and affinities inferred from the history alone (their
+  posterior means under the generator's prior, `NextItemProcess.inferred_taste`): a real
+  recommender that sees what a trained model sees, so what a model that infers each user's
+  taste from their ~13 items could reach. It lies between the other two;
+* mode "history_text": the same with only the tastes a text encoder can see (style, audience,
+  price tier; colour and pattern show only in the images): the bound of text-only SIDs.
 
 The within-category choice (max of Gumbel scores over candidates drawn with replacement)
 has no closed form; it is estimated from `samples` simulated draws per category.
@@ -32,8 +38,9 @@ from gr_jax.data import layout
 from gr_jax.data import synthetic
 from gr_jax.data import synthetic_text as vocab
 
-MODES = ("full", "markov")
+MODES = ("full", "markov", "history", "history_text")
 _PREFERENCE_FACTORS = ("colour", "pattern", "style", "audience", "price_tier")
+_TEXT_VISIBLE = tuple(f for f in _PREFERENCE_FACTORS if f not in synthetic.IMAGE_ONLY_FACTORS)
 
 
 class NextItemProcess:
@@ -53,18 +60,94 @@ class NextItemProcess:
     self.mixture = np.asarray(catalog.users["mixture"], np.float64)
     aff = catalog.users["affinity"]
     self.affinity = np.concatenate([aff[k] for k in _PREFERENCE_FACTORS], axis=1)
-    offsets = np.cumsum([0] + [aff[k].shape[1] for k in _PREFERENCE_FACTORS[:-1]])
-    self.item_cols = np.stack([catalog.codes[k] for k in _PREFERENCE_FACTORS], 1) + offsets
+    self.offsets = np.cumsum([0] + [aff[k].shape[1] for k in _PREFERENCE_FACTORS[:-1]])
+    self.item_cols = np.stack([catalog.codes[k] for k in _PREFERENCE_FACTORS], 1) + self.offsets
+    self._prior = None
 
-  def category_probs(self, user: int, prev_category: int, mode: str) -> np.ndarray:
-    """[C] probabilities of the next item's category after one of `prev_category`."""
+  def _taste_prior(self, n_samples: int = 20000, seed: int = 0) -> dict:
+    """Prior draws of the tastes and each factor's per-category value distribution."""
+    if self._prior is None:
+      cum, aff = synthetic.sample_user_tastes(np.random.default_rng(seed), n_samples)
+      factors = []
+      for f, k in enumerate(_PREFERENCE_FACTORS):
+        a = np.asarray(aff[k], np.float64)  # [M, V_f]
+        values = self.item_cols[:, f] - self.offsets[f]
+        # base[c, x]: popularity share of value x among category c's items.
+        base = np.zeros((self.n_cat, a.shape[1]))
+        np.add.at(base, (self.category, values), self.pop)
+        base /= np.maximum(base.sum(1, keepdims=True), 1e-300)
+        log_z = np.log(np.maximum(base @ np.exp(a).T, 1e-300))  # [C, M]
+        factors.append((values, a, log_z))
+      self._prior = {"mixture": np.diff(np.asarray(cum, np.float64), axis=1, prepend=0.0),
+                     "factors": factors}
+    return self._prior
+
+  def inferred_taste(self, history: Sequence[int], factors: Sequence[str] = _PREFERENCE_FACTORS
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(mixture [C], affinity [V]) posterior means given a history of item indices.
+
+    Affinities of preference factors not in `factors` stay 0 (the history cannot show them).
+
+    Each item is taken as drawn from its category with probability proportional to
+    popularity x exp(affinity) (the limit of the generator's best-of-`candidates` choice),
+    factor by factor; the categories follow `category_probs`. Prior: 20,000 draws of
+    `synthetic.sample_user_tastes`, reweighted by the history's likelihood.
+    """
+    prior = self._taste_prior()
+    hist = np.asarray(history, np.int64)
+    cats = self.category[hist]
+    mix = prior["mixture"]  # [M, C]
+    fixed = np.stack([self._fixed_category_probs(int(c)) for c in cats[:-1]]) if len(
+        hist) > 1 else np.zeros((0, self.n_cat))
+    q = self._mixture_share()
+    # log P(categories | mixture) per prior draw: the first from the mixture, then the process.
+    ll = np.log(np.maximum(mix[:, cats[0]], 1e-300))
+    if len(hist) > 1:
+      ll = ll + np.log(fixed[np.arange(len(hist) - 1), cats[1:]][None, :]
+                       + q * mix[:, cats[1:]]).sum(1)
+    mixture = _posterior_mean(ll, mix)
+    affinity = []
+    for name, (values, a, log_z) in zip(_PREFERENCE_FACTORS, prior["factors"]):
+      if name not in factors:
+        affinity.append(np.zeros(a.shape[1]))
+        continue
+      x = values[hist]
+      ll_f = a[:, x].sum(1) - log_z[cats].sum(0)
+      affinity.append(_posterior_mean(ll_f, a))
+    return mixture, np.concatenate(affinity)
+
+  def _mixture_share(self) -> float:
+    cfg = self.cfg
+    return 1.0 - cfg.p_repeat - cfg.p_complement - cfg.p_noise
+
+  def _fixed_category_probs(self, prev_category: int) -> np.ndarray:
+    """[C] the part of the next category's probabilities that does not use the mixture."""
     cfg = self.cfg
     p = np.full(self.n_cat, cfg.p_noise / self.n_cat)
     p[prev_category] += cfg.p_repeat
     p[self.comp[prev_category, 0]] += 0.8 * cfg.p_complement
     p[self.comp[prev_category, 1]] += 0.2 * cfg.p_complement
-    mixture = self.mixture[user] if mode == "full" else self.mixture.mean(0)
-    return p + (1.0 - cfg.p_repeat - cfg.p_complement - cfg.p_noise) * mixture
+    return p
+
+  def category_probs(self, prev_category: int, mixture: np.ndarray) -> np.ndarray:
+    """[C] probabilities of the next item's category after one of `prev_category`."""
+    return self._fixed_category_probs(prev_category) + self._mixture_share() * mixture
+
+  def taste(self, user: int, history: Sequence[int], mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mixture [C], per-item affinity score [N]) that `mode` ranks with."""
+    if mode == "full":
+      return self.mixture[user], self.affinity[user][self.item_cols].sum(1)
+    if mode in ("history", "history_text"):
+      factors = _PREFERENCE_FACTORS if mode == "history" else _TEXT_VISIBLE
+      mixture, affinity = self.inferred_taste(history, factors)
+      return mixture, affinity[self.item_cols].sum(1)
+    return self.mixture.mean(0), np.zeros(self.n_items)
+
+
+def _posterior_mean(log_lik: np.ndarray, draws: np.ndarray) -> np.ndarray:
+  """Mean of prior `draws` [M, D] reweighted by their log-likelihoods [M]."""
+  w = np.exp(log_lik - log_lik.max())
+  return (w / w.sum()) @ draws
 
 
 def next_item_probs(process: NextItemProcess, user: int, history: Sequence[int], mode: str,
@@ -74,9 +157,8 @@ def next_item_probs(process: NextItemProcess, user: int, history: Sequence[int],
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
   cfg = process.cfg
   recent = np.asarray(history[-3:], np.int64)
-  score = (process.affinity[user][process.item_cols].sum(1) if mode == "full"
-           else np.zeros(process.n_items))
-  p_cat = process.category_probs(user, int(process.category[history[-1]]), mode)
+  mixture, score = process.taste(user, history, mode)
+  p_cat = process.category_probs(int(process.category[history[-1]]), mixture)
   probs = np.zeros(process.n_items)
   for c in np.flatnonzero(p_cat > 1e-4):
     members = process.by_cat[c]
@@ -156,11 +238,25 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument("--split", default="test", choices=["valid", "test"])
   parser.add_argument("--max_users", type=int, default=None, help="The first N users only.")
   parser.add_argument("--samples", type=int, default=512, help="Simulated draws per category.")
+  parser.add_argument("--modes", default=",".join(MODES),
+                      help=f"Comma-separated ceilings to compute, of {','.join(MODES)} "
+                      "(see the module docstring).")
+  parser.add_argument("--json", default=None,
+                      help="Also write {mode: {HR@K, HR@K_se, n}} here (atomically); "
+                      "`gr-jax demo` puts it in its report.")
   args = parser.parse_args(argv)
-  result = ceiling_for_dataset(args.data, args.split, args.max_users, samples=args.samples)
+  modes = [m for m in args.modes.split(",") if m]
+  unknown = sorted(set(modes) - set(MODES))
+  if unknown:
+    parser.error(f"--modes: unknown {unknown}; choose from {list(MODES)}")
+  result = ceiling_for_dataset(args.data, args.split, args.max_users, modes=modes,
+                               samples=args.samples)
   for mode, r in result.items():
-    print(f"{mode:7s} n={r['n']}  " + "  ".join(
+    print(f"{mode:12s} n={r['n']}  " + "  ".join(
         f"HR@{k} {r[f'HR@{k}']:.3f} ± {r[f'HR@{k}_se']:.3f}" for k in (1, 5, 10)))
+  if args.json:
+    io_utils.atomic_write_json(args.json, {"split": args.split, "samples": args.samples,
+                                           "ceilings": result})
   return 0
 
 

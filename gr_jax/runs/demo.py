@@ -1,6 +1,7 @@
 """`gr-jax demo`: the whole pipeline on the synthetic catalog for TIGER, MACRec and TriAlignGR.
 
-prepare -> enrich -> embed -> tokenize (one RQ-VAE run per method) -> train (one T5
+prepare -> enrich -> embed -> ceiling (the synthetic data's Bayes ceilings) -> tokenize (one
+RQ-VAE run per method) -> train (one T5
 per method) -> evaluate (full ranking, with most-popular and SASRec baselines on
 the same split), then one results table and a Markdown report with plots.
 Every stage is a `gr-jax` command a user could run alone (they are printed);
@@ -26,6 +27,7 @@ def stages_for(out_dir: str, profile: pipeline.Profile, methods: Sequence[str], 
   stages = pipeline.data_stages(data, ["--source", "synthetic", "--out", data,
                                        "--items", str(profile.items),
                                        "--users", str(profile.users), "--seed", str(seed)])
+  stages.append(pipeline.ceiling_stage(data, profile))
   tokenizer_gin = {m: pipeline.demo_tokenizer_gin(m) for m in methods}
   if any(pipeline.tokenizer_gin_is_collaborative(g) for g in tokenizer_gin.values()):
     stages.append(pipeline.collab_stage(data, seed, profile.sasrec_epochs))
@@ -88,5 +90,8 @@ def main(args) -> int:
     return 1
   print()
   print(results_table.markdown(results))
+  ceiling = results_table.ceiling_markdown(results)
+  if ceiling:
+    print("What the synthetic data allow (test split):\n" + ceiling)
   print(f"report: {os.path.join(args.out, results_table.REPORT_MD)}")
   return 0

@@ -224,6 +224,16 @@ def evaluate_stage(model_dir: str, profile: Profile, baselines: Sequence[str] = 
                produces=layout.eval_report_path(model_dir, "test"))
 
 
+def ceiling_stage(data_dir: str, profile: Profile, samples: int = 512) -> Stage:
+  """Bayes ceilings of the synthetic test split (the evaluated users) -> DATA/ceiling/test.json."""
+  out = layout.ceiling_path(data_dir, "test")
+  argv = [sys.executable, "-m", "gr_jax.data.synthetic_ceiling", "--data", data_dir,
+          "--split", "test", "--samples", str(samples), "--json", out]
+  if profile.eval_users:
+    argv += ["--max_users", str(profile.eval_users)]
+  return Stage("ceiling", argv, produces=out)
+
+
 def diagnose_stage(model_dir: str, profile: Profile, baseline_cache: Optional[str] = None) -> Stage:
   """`gr-jax diagnose` on the test split -> MODEL_DIR/eval/test/diagnose/diagnose.json."""
   argv = ["diagnose", "--model_dir", model_dir, "--split", "test"]

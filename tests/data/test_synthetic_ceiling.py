@@ -65,6 +65,36 @@ def test_knowing_the_users_taste_raises_the_ceiling(catalog):
   assert small["HR@10"] >= base["HR@10"]
 
 
+def test_inferred_taste_recovers_the_favourites_a_history_shows(catalog):
+  process = ceiling.NextItemProcess(catalog, synthetic.SequenceConfig())
+  index = {it.item_id: i for i, it in enumerate(catalog.items)}
+  colours = catalog.users["affinity"]["colour"]
+  n_colour = colours.shape[1]
+  hits = total = 0
+  for u, (_, seq) in enumerate(catalog.sequences):
+    if len(seq) < 15:
+      continue
+    mixture, affinity = process.inferred_taste([index[i] for i in seq])
+    assert mixture.shape == (24,) and mixture.sum() == pytest.approx(1.0)
+    hits += int(np.argmax(affinity[:n_colour]) == np.argmax(colours[u]))
+    total += 1
+  # Ten colours: a guess is right 10-25 % of the time (prior mode); the posterior far more.
+  assert total > 30 and hits / total > 0.6
+  _, text_only = process.inferred_taste([index[i] for i in catalog.sequences[0][1]],
+                                        factors=("style", "audience", "price_tier"))
+  n_hidden = n_colour + catalog.users["affinity"]["pattern"].shape[1]
+  assert np.all(text_only[:n_hidden] == 0) and np.any(text_only[n_hidden:] != 0)
+
+
+def test_a_taste_inferred_from_the_history_lies_between_the_ceilings(catalog):
+  examples = _last_item_examples(catalog)
+  r = {m: ceiling.ceiling_hr(catalog, examples, m, samples=128) for m in ceiling.MODES}
+  for m in ("history", "history_text"):
+    assert r["markov"]["HR@10"] <= r[m]["HR@10"] <= r["full"]["HR@10"]
+  # The history reveals part of the taste: far more first-place hits than without it.
+  assert r["history"]["HR@1"] - r["markov"]["HR@1"] > 2 * r["history"]["HR@1_se"]
+
+
 def test_a_catalog_without_latents_is_refused(catalog):
   import dataclasses
   with pytest.raises(ValueError, match="user latents"):
@@ -85,6 +115,14 @@ def test_cli_regenerates_a_prepared_dataset_and_prints_both_ceilings(tmp_path, c
   result = ceiling.ceiling_for_dataset(data, "test", max_users=50, samples=64)
   assert result["full"]["n"] == result["markov"]["n"] == 50
   assert result["full"]["HR@10"] >= result["markov"]["HR@10"]
-  assert ceiling.main(["--data", data, "--max_users", "50", "--samples", "64"]) == 0
+  out_json = str(tmp_path / "ceiling.json")
+  assert ceiling.main(["--data", data, "--max_users", "50", "--samples", "64",
+                       "--modes", "full,markov", "--json", out_json]) == 0
   out = capsys.readouterr().out
-  assert "full" in out and "markov" in out and "HR@10" in out
+  assert "full" in out and "markov" in out and "HR@10" in out and "history" not in out
+  from gr_jax import io_utils
+  written = io_utils.read_json(out_json)
+  assert written["split"] == "test" and set(written["ceilings"]) == {"full", "markov"}
+  assert written["ceilings"]["full"] == result["full"]  # Same users, samples and seed.
+  with pytest.raises(SystemExit):
+    ceiling.main(["--data", data, "--modes", "full,oracle"])

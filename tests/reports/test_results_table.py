@@ -70,3 +70,26 @@ def test_missing_reports_give_empty_rows_not_errors(tmp_path):
   assert res["rows"] == []
   assert results_table.collision_rate(None) is None
   assert results_table.collision_rate({"modalities": {"text": {}}}) is None
+
+
+def test_the_synthetic_ceilings_join_the_report_beside_the_best_system(tmp_path):
+  from gr_jax import io_utils
+  from gr_jax.data import layout
+  out = str(tmp_path)
+  cell = lambda hr: {"n": 1000, **{f"HR@{k}": hr * k / 10 for k in (1, 5, 10)},
+                     **{f"HR@{k}_se": 0.01 for k in (1, 5, 10)}}
+  io_utils.atomic_write_json(layout.ceiling_path(os.path.join(out, "data")), {
+      "split": "test", "samples": 512,
+      "ceilings": {"markov": cell(0.2), "full": cell(0.39), "history": cell(0.32)}})
+  results = results_table.collect(out, [])
+  results["rows"] = [results_table.row("SASRec", {"HR@1": 0.03, "HR@5": 0.12, "HR@10": 0.2})]
+  table = results_table.ceiling_markdown(results).splitlines()
+  # Most informed first; no row for a mode that was not computed.
+  assert [line.split(" | ")[0] for line in table[2:5]] == [
+      "| each user's hidden taste known (Bayes ceiling)",
+      "| taste inferred from the history (all tastes)",
+      "| category process + popularity, no per-user taste"]
+  assert "0.390 ± 0.010" in table[2] and table[-1].startswith("| *best system above: SASRec*")
+  results_table.write(out, results)
+  assert "## How far from what the data allow" in open(os.path.join(out, "report.md")).read()
+  assert results_table.ceiling_markdown({"rows": []}) == ""  # Real data: no section.

@@ -13,11 +13,15 @@ def test_stage_plan_runs_each_method_after_shared_data_stages(tmp_path):
   out = str(tmp_path)
   stages = demo.stages_for(out, pipeline.PROFILES["quick"], ["tiger", "macrec"], seed=7)
   names = [s.name for s in stages]
-  assert names == ["prepare", "enrich", "embed", "tokenize:tiger", "tokenize:macrec",
+  assert names == ["prepare", "enrich", "embed", "ceiling", "tokenize:tiger", "tokenize:macrec",
                    "train:tiger", "evaluate:tiger", "train:macrec", "evaluate:macrec"]
   prep = list(stages[0].argv)
   assert prep[prep.index("--items") + 1] == "300" and prep[prep.index("--seed") + 1] == "7"
-  train = stages[5]
+  # The ceilings are computed on the users the evaluations score.
+  ceil = list(stages[3].argv)
+  assert ceil[ceil.index("--max_users") + 1] == str(pipeline.PROFILES["quick"].eval_users)
+  assert stages[3].produces == os.path.join(out, "data", "ceiling", "test.json")
+  train = stages[6]
   assert f"--gin.MODEL_DIR='{os.path.join(out, 'runs', 'tiger')}'" in train.argv
   assert f"--gin.TRAIN_STEPS={pipeline.PROFILES['quick'].train_steps['tiger']}" in train.argv
   assert train.argv[train.argv.index("--gin_file") + 1] == "demo/tiger.gin"
