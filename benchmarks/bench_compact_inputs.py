@@ -18,12 +18,13 @@ Measure on an idle machine: both forms share the cores one after the other, not 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+
+from gr_jax import io_utils
 
 FORMS = ("prompt", "compact")
 
@@ -56,9 +57,9 @@ def train(data_dir: str, method: str, model_dir: str, steps: int, compact: bool,
           f"--gin.BATCH_SIZE={batch}", "--gin.gr_jax.train.train.log_period=50",
           f"--gin.TASK_FEATURE_LENGTHS={{'inputs': {inputs}, 'targets': {targets}}}"]
   subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  rows = [json.loads(line) for line in open(os.path.join(model_dir, "metrics.jsonl"))]
+  rows = [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))]
   rates = [r["train/steps_per_s"] for r in rows if "train/steps_per_s" in r][1:]
-  info = json.load(open(os.path.join(model_dir, "run_info.json")))
+  info = io_utils.read_json(os.path.join(model_dir, "run_info.json"))
   return {"steps_per_s": statistics.median(rates) if rates else float("nan"),
           "train_time_s": info.get("train_time_s")}
 
@@ -69,7 +70,7 @@ def evaluate(model_dir: str, max_users: int) -> dict:
                   "--split", "test", "--max_users", str(max_users), "--baselines", "",
                   "--max_gen_examples", "0", "--tsne", "none"], check=True, stdout=subprocess.DEVNULL,
                  stderr=subprocess.DEVNULL)
-  report = json.load(open(os.path.join(model_dir, "eval", "test", "report.json")))
+  report = io_utils.read_json(os.path.join(model_dir, "eval", "test", "report.json"))
   method = report["method"]
   row = report["systems"].get(method) or report["systems"][f"{method}:ensemble"]
   hr, n = float(row["HR@10"]), int(row["n"])
@@ -116,8 +117,7 @@ def main() -> int:
     print(f"| {form} | {row['input_length']} | {row['examples_per_s']:.1f} |{hr}")
   print(f"\ncompact / prompt examples/s: {ratio:.2f}x (same run, {args.repeats} alternating rounds)")
   if args.json:
-    with open(args.json, "w") as f:
-      json.dump(out, f, indent=1)
+    io_utils.atomic_write_json(args.json, out, indent=1)
   return 0
 
 

@@ -1,10 +1,9 @@
 """`gr-jax demo`: the whole pipeline on the synthetic catalog for TIGER, MACRec and TriAlignGR.
 
-prepare -> enrich -> embed -> ceiling (the synthetic data's Bayes ceilings) -> tokenize (one
-RQ-VAE run per method) -> train (one T5
-per method) -> evaluate (full ranking, with most-popular and SASRec baselines on
-the same split), then one results table and a Markdown report with plots.
-Every stage is a `gr-jax` command a user could run alone (they are printed);
+prepare -> enrich -> embed -> ceiling (the synthetic data's Bayes ceilings) -> tokenize
+(one RQ-VAE run per method) -> train (one T5 per method) -> evaluate (full ranking, with
+most-popular and SASRec baselines on the same split), then one results table and a
+Markdown report with plots. Every stage is a command a user could run alone (they are printed);
 rerunning after a kill skips finished stages (see gr_jax.runs.pipeline).
 """
 
