@@ -152,8 +152,8 @@ def write(out_dir: str, results: Mapping, title: str = "gr_jax demo results") ->
               "The synthetic generator is known, so the test split's ceilings can be computed "
               "(`python -m gr_jax.data.synthetic_ceiling`): ranking by the generator's own "
               "next-item probabilities with what each row says the recommender knows. The gap "
-              "between the 'inferred from the history' and 'no per-user taste' rows is taste (colour, pattern, style, "
-              "audience, price) that the history reveals.", "", ceiling]
+              "between the 'inferred from the history' and 'no per-user taste' rows is taste "
+              "(colour, pattern, style, audience, price) that the history reveals.", "", ceiling]
   stage = results.get("stage_seconds") or {}
   if stage:
     lines += ["## Stage times", "", "| stage | seconds |", "|---|---:|"]
