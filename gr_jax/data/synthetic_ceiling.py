@@ -62,6 +62,14 @@ class NextItemProcess:
     self.affinity = np.concatenate([aff[k] for k in _PREFERENCE_FACTORS], axis=1)
     self.offsets = np.cumsum([0] + [aff[k].shape[1] for k in _PREFERENCE_FACTORS[:-1]])
     self.item_cols = np.stack([catalog.codes[k] for k in _PREFERENCE_FACTORS], 1) + self.offsets
+    # The next category: transition[prev] (repeat, complement, noise) + mixture_share * mixture.
+    cfg = config
+    self.mixture_share = 1.0 - cfg.p_repeat - cfg.p_complement - cfg.p_noise
+    self.transition = np.full((self.n_cat, self.n_cat), cfg.p_noise / self.n_cat)
+    rows = np.arange(self.n_cat)
+    self.transition[rows, rows] += cfg.p_repeat
+    self.transition[rows, self.comp[:, 0]] += 0.8 * cfg.p_complement
+    self.transition[rows, self.comp[:, 1]] += 0.2 * cfg.p_complement
     self._prior = None
 
   def _taste_prior(self, n_samples: int = 20000, seed: int = 0) -> dict:
@@ -97,14 +105,9 @@ class NextItemProcess:
     hist = np.asarray(history, np.int64)
     cats = self.category[hist]
     mix = prior["mixture"]  # [M, C]
-    fixed = np.stack([self._fixed_category_probs(int(c)) for c in cats[:-1]]) if len(
-        hist) > 1 else np.zeros((0, self.n_cat))
-    q = self._mixture_share()
     # log P(categories | mixture) per prior draw: the first from the mixture, then the process.
-    ll = np.log(np.maximum(mix[:, cats[0]], 1e-300))
-    if len(hist) > 1:
-      ll = ll + np.log(fixed[np.arange(len(hist) - 1), cats[1:]][None, :]
-                       + q * mix[:, cats[1:]]).sum(1)
+    ll = np.log(np.maximum(mix[:, cats[0]], 1e-300)) + np.log(
+        self.transition[cats[:-1], cats[1:]] + self.mixture_share * mix[:, cats[1:]]).sum(1)
     mixture = _posterior_mean(ll, mix)
     affinity = []
     for name, (values, a, log_z) in zip(_PREFERENCE_FACTORS, prior["factors"]):
@@ -116,22 +119,9 @@ class NextItemProcess:
       affinity.append(_posterior_mean(ll_f, a))
     return mixture, np.concatenate(affinity)
 
-  def _mixture_share(self) -> float:
-    cfg = self.cfg
-    return 1.0 - cfg.p_repeat - cfg.p_complement - cfg.p_noise
-
-  def _fixed_category_probs(self, prev_category: int) -> np.ndarray:
-    """[C] the part of the next category's probabilities that does not use the mixture."""
-    cfg = self.cfg
-    p = np.full(self.n_cat, cfg.p_noise / self.n_cat)
-    p[prev_category] += cfg.p_repeat
-    p[self.comp[prev_category, 0]] += 0.8 * cfg.p_complement
-    p[self.comp[prev_category, 1]] += 0.2 * cfg.p_complement
-    return p
-
   def category_probs(self, prev_category: int, mixture: np.ndarray) -> np.ndarray:
     """[C] probabilities of the next item's category after one of `prev_category`."""
-    return self._fixed_category_probs(prev_category) + self._mixture_share() * mixture
+    return self.transition[prev_category] + self.mixture_share * mixture
 
   def taste(self, user: int, history: Sequence[int], mode: str) -> tuple[np.ndarray, np.ndarray]:
     """(mixture [C], per-item affinity score [N]) that `mode` ranks with."""
