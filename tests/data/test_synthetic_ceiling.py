@@ -126,3 +126,28 @@ def test_cli_regenerates_a_prepared_dataset_and_prints_both_ceilings(tmp_path, c
   assert written["ceilings"]["full"] == result["full"]  # Same users, samples and seed.
   with pytest.raises(SystemExit):
     ceiling.main(["--data", data, "--modes", "full,oracle"])
+
+
+def test_the_transition_table_matches_the_generators_category_draws():
+  # Count every (previous category -> next category) step of a generated catalog and compare
+  # with what the table predicts for those steps: transition[prev] + mixture_share * mixture,
+  # except the p_random_item share, which lands in a category by its share of the items.
+  big = synthetic.generate(1000, 3000, seed=5, image_dir=None, progress=False)
+  cfg = synthetic.SequenceConfig()
+  process = ceiling.NextItemProcess(big, cfg)
+  index = {it.item_id: i for i, it in enumerate(big.items)}
+  item_share = np.bincount(process.category, minlength=process.n_cat) / process.n_items
+  observed = np.zeros((process.n_cat, process.n_cat))
+  expected = np.zeros_like(observed)
+  for u, (_, seq) in enumerate(big.sequences):
+    cats = process.category[[index[i] for i in seq]]
+    np.add.at(observed, (cats[:-1], cats[1:]), 1)
+    p = process.transition[cats[:-1]] + process.mixture_share * process.mixture[u]
+    np.add.at(expected, cats[:-1], (1 - cfg.p_random_item) * p + cfg.p_random_item * item_share)
+  np.testing.assert_allclose(process.transition.sum(1) + process.mixture_share, 1.0)
+  assert observed.sum() == pytest.approx(expected.sum())
+  # Repeat and complement cells carry most of the mass: each within 5 Poisson s.e.
+  rows = np.arange(process.n_cat)
+  for cols in (rows, process.comp[:, 0], process.comp[:, 1]):
+    o, e = observed[rows, cols], expected[rows, cols]
+    assert np.all(np.abs(o - e) < 5 * np.sqrt(e) + 1), (o, e)
