@@ -163,12 +163,15 @@ def split_examples(data_dir: str, split: str, max_users: Optional[int] = None):
   return examples[:max_users] if max_users else examples
 
 
+BASELINE_NAMES = ("popularity", "sasrec", "markov")
+
+
 def baseline_predictions(data_dir: str, examples, item_ids: Sequence[str], top_k: int,
-                         names: Sequence[str] = ("popularity", "sasrec"), sasrec_config=None,
+                         names: Sequence[str] = BASELINE_NAMES, sasrec_config=None,
                          cache_dir: Optional[str] = None, progress: bool = True) -> dict:
   """{name: [U, top_k] catalog indices} of the classical baselines on the same users."""
   from gr_jax import baselines  # pylint: disable=g-import-not-at-top
-  from gr_jax.baselines import popularity, sasrec  # pylint: disable=g-import-not-at-top
+  from gr_jax.baselines import markov, popularity, sasrec  # pylint: disable=g-import-not-at-top
   train = baselines.train_sequences(data_dir)
   out = {}
   for name in names:
@@ -178,8 +181,12 @@ def baseline_predictions(data_dir: str, examples, item_ids: Sequence[str], top_k
       rec = _fit_sasrec(data_dir, train, item_ids, sasrec_config or sasrec.SASRecConfig(),
                         cache_dir, progress)
       out[name] = rec.predict([ex.history for ex in examples], top_k)
+    elif name == "markov":
+      categories = markov.leaf_categories(schema.load_items(data_dir), item_ids)
+      out[name] = markov.CategoryMarkov(item_ids, categories).fit(train).predict(
+          [ex.history for ex in examples], top_k)
     else:
-      raise ValueError(f"unknown baseline {name!r}; expected popularity or sasrec")
+      raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINE_NAMES)}")
   return out
 
 
@@ -275,7 +282,7 @@ def _tsne_plots(recommender, out_dir: str, method: str, max_points: int) -> dict
   return out
 
 
-def evaluate(recommender, split: str = "test", baselines: Sequence[str] = ("popularity", "sasrec"),
+def evaluate(recommender, split: str = "test", baselines: Sequence[str] = BASELINE_NAMES,
              max_users: Optional[int] = None, gen_tasks: bool = True,
              max_gen_examples: Optional[int] = 200, out_dir: Optional[str] = None,
              tsne_method: str = "tsne", tsne_points: int = 2000, sasrec_config=None) -> dict:
@@ -379,8 +386,10 @@ def add_decode_arguments(parser: argparse.ArgumentParser, out_default: str = "MO
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   add_decode_arguments(parser)
-  parser.add_argument("--baselines", default="popularity,sasrec",
-                      help="Comma-separated baselines ('' for none).")
+  parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
+                      help="Comma-separated baselines ('' for none): popularity (most-popular), "
+                      "sasrec (trained here, early-stopped on valid), markov (last item's leaf "
+                      "category -> next category x within-category popularity, counted on train).")
   parser.add_argument("--ensemble", choices=["mean", "rrf"], default="mean")
   parser.add_argument("--normalize", choices=["softmax", "length"], default="softmax",
                       help="Score normalisation of the MACRec mean ensemble.")

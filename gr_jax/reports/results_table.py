@@ -12,7 +12,8 @@ REPORT_JSON = "results.json"
 REPORT_MD = "report.md"
 METRICS = ("HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10")
 DISPLAY = {"tiger": "TIGER", "macrec": "MACRec", "trialign": "TriAlignGR",
-           "popularity": "Most-popular", "sasrec": "SASRec"}
+           "popularity": "Most-popular", "sasrec": "SASRec", "markov": "Markov (category)"}
+BASELINES = ("popularity", "markov", "sasrec")  # Listed first, in this order.
 
 
 def _mean_over_modalities(sid_report: Mapping | None, key: str) -> float | None:
@@ -53,7 +54,7 @@ def collect(out_dir: str, methods: Sequence[str], stage_seconds: Mapping[str, fl
     sid_report = io_utils.read_json_or_empty(layout.sid_report_path(data_dir, m))
     systems = report.get("systems", {})
     for name, metrics in systems.items():
-      if name in ("popularity", "sasrec"):
+      if name in BASELINES:
         baselines[name] = metrics
         continue
       label = DISPLAY.get(m, m)
@@ -64,7 +65,7 @@ def collect(out_dir: str, methods: Sequence[str], stage_seconds: Mapping[str, fl
                        collision_rate_before=collision_rate_before(sid_report),
                        collision_rate=collision_rate(sid_report),
                        train_seconds=info.get("train_time_s")))
-  for name in ("sasrec", "popularity"):
+  for name in reversed(BASELINES):
     if name in baselines:
       rows.insert(0, row(DISPLAY[name], baselines[name], method=name, system_key=name,
                           collision_rate_before=None, collision_rate=None, train_seconds=None))
@@ -153,13 +154,16 @@ def write(out_dir: str, results: Mapping, title: str = "gr_jax demo results") ->
               "(`python -m gr_jax.data.synthetic_ceiling`): ranking by the generator's own "
               "next-item probabilities with what each row says the recommender knows. The gap "
               "between the 'inferred from the history' and 'no per-user taste' rows is taste "
-              "(colour, pattern, style, audience, price) that the history reveals.", "", ceiling]
+              "(colour, pattern, style, audience, price) that the history reveals. The 'Markov "
+              "(category)' baseline is the 'no per-user taste' process counted on the training "
+              "split alone (`gr_jax.baselines.markov`): a system that does not beat it uses "
+              "nothing of the history but the last item's category.", "", ceiling]
   stage = results.get("stage_seconds") or {}
   if stage:
     lines += ["## Stage times", "", "| stage | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in stage.items()]
     lines.append("")
-  for m in {r.get("method") for r in results["rows"]} - {"popularity", "sasrec", None}:
+  for m in {r.get("method") for r in results["rows"]} - {*BASELINES, None}:
     lines.append(f"- {DISPLAY.get(m, m)}: per-run report `runs/{m}/eval/test/report.md`, "
                  f"SID report `data/tokenizer/{m}/sid_report.json`")
     if os.path.exists(os.path.join(out_dir, "runs", m, "eval", "test", "diagnose", "diagnose.md")):

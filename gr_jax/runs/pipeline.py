@@ -98,7 +98,7 @@ def gr_jax_command(*args: str) -> list[str]:
 
 METHODS = ("tiger", "macrec", "trialign")
 DATASET_NAME = "demo"
-BASELINES = ("popularity", "sasrec")
+BASELINES = ("popularity", "sasrec", "markov")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,8 @@ def _metrics(hr10):
 def _fake_demo(out):
   runs, data = os.path.join(out, "runs"), os.path.join(out, "data")
   _write(os.path.join(runs, "tiger", "eval", "test", "report.json"),
-         {"systems": {"tiger": _metrics(0.2), "popularity": _metrics(0.05), "sasrec": _metrics(0.1)}})
+         {"systems": {"tiger": _metrics(0.2), "popularity": _metrics(0.05), "sasrec": _metrics(0.1),
+                      "markov": _metrics(0.15)}})
   _write(os.path.join(runs, "tiger", "run_info.json"), {"train_time_s": 61.0})
   _write(os.path.join(data, "tokenizer", "tiger", "sid_report.json"),
          {"modalities": {"text": {"collision_rate_before": 0.1, "collision_rate_after": 0.0}}})
@@ -39,7 +40,7 @@ def test_collect_orders_baselines_first_and_labels_macrec_parts(tmp_path):
   _fake_demo(out)
   res = results_table.collect(out, ["tiger", "macrec"], {"prepare": 1.5})
   names = [r["system"] for r in res["rows"]]
-  assert names == ["Most-popular", "SASRec", "TIGER", "MACRec (seqrec_text)",
+  assert names == ["Most-popular", "Markov (category)", "SASRec", "TIGER", "MACRec (seqrec_text)",
                    "MACRec (seqrec_image)", "MACRec"]
   macrec = res["rows"][-1]
   assert macrec["HR@10"] == 0.25 and macrec["train_seconds"] == 90.0
@@ -59,7 +60,7 @@ def test_markdown_and_report_files(tmp_path):
   tiger = next(l for l in lines if l.startswith("| TIGER |"))
   assert "0.2000" in tiger and "10.0% → 0.0%" in tiger and "61 s" in tiger
   results_table.write(out, res)
-  assert json.load(open(os.path.join(out, results_table.REPORT_JSON)))["rows"][2]["system"] == "TIGER"
+  assert json.load(open(os.path.join(out, results_table.REPORT_JSON)))["rows"][3]["system"] == "TIGER"
   assert "| MACRec |" in open(os.path.join(out, results_table.REPORT_MD)).read()
   with Image.open(os.path.join(out, "results.png")) as img:
     assert img.format == "PNG" and img.size[0] > 300

@@ -27,7 +27,7 @@ def test_stage_plan_runs_each_method_after_shared_data_stages(tmp_path):
   assert train.argv[train.argv.index("--gin_file") + 1] == "demo/tiger.gin"
   # Baselines are evaluated once, with the first method.
   ev = [list(s.argv) for s in stages if s.name.startswith("evaluate:")]
-  assert ev[0][ev[0].index("--baselines") + 1] == "popularity,sasrec"
+  assert ev[0][ev[0].index("--baselines") + 1] == "popularity,sasrec,markov"
   assert ev[1][ev[1].index("--baselines") + 1] == ""
 
 
