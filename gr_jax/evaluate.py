@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import string
@@ -69,6 +70,37 @@ def ranking_metrics(ranks_U, hr_ks: Sequence[int] = HR_KS, ndcg_ks: Sequence[int
   rr = np.where(hit & (ranks < mrr_k), 1.0 / (np.maximum(ranks, 0) + 1.0), 0.0)
   out["MRR"] = float(np.mean(rr)) if len(ranks) else 0.0
   out["n"] = int(len(ranks))
+  return out
+
+
+PAIRED_METRICS = ("HR@10", "NDCG@10")
+
+
+def users_digest(user_ids: Sequence[str]) -> str:
+  """A short digest of an ordered list of users: equal digests mean rank lists can be paired."""
+  return hashlib.sha1("\n".join(user_ids).encode("utf-8")).hexdigest()[:16]
+
+
+def paired_differences(ranks_by_system: Mapping[str, np.ndarray], baselines: Sequence[str],
+                       metrics: Sequence[str] = PAIRED_METRICS) -> dict:
+  """{system: {baseline: {metric: {"diff", "se", "n"}}}} for every non-baseline system.
+
+  `diff` is the mean over the same users of system minus baseline, `se` the standard error
+  of that mean (std of the per-user differences / sqrt(n)): pairing removes the between-user
+  variance that two separate standard errors would count twice.
+  """
+  out = {}
+  for name, ranks in ranks_by_system.items():
+    if name in baselines:
+      continue
+    for base in baselines:
+      if base not in ranks_by_system:
+        continue
+      for metric in metrics:
+        d = per_user_metric(ranks, metric) - per_user_metric(ranks_by_system[base], metric)
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        out.setdefault(name, {}).setdefault(base, {})[metric] = {
+            "diff": float(d.mean()) if len(d) else float("nan"), "se": se, "n": int(len(d))}
   return out
 
 
@@ -307,9 +339,9 @@ def evaluate(recommender, split: str = "test", baselines: Sequence[str] = BASELI
       rec.data_dir, examples, rec.item_ids, k, baselines, sasrec_config,
       os.path.join(out_dir, "baselines") if out_dir else None, rec.progress) if baselines else {}
   predictions.update(baseline_preds)
-  systems, curves = {}, {}
+  systems, curves, ranks_by_system = {}, {}, {}
   for name, items in predictions.items():
-    ranks = target_ranks(items, targets)
+    ranks = ranks_by_system[name] = target_ranks(items, targets)
     systems[name] = ranking_metrics(ranks)
     curves[name] = metric_curves(ranks, k)
   report = {
@@ -320,6 +352,11 @@ def evaluate(recommender, split: str = "test", baselines: Sequence[str] = BASELI
       "protocol": "leave-one-out, full ranking over all items; HR@K = target in top K, "
                   "NDCG@K = 1/log2(rank+2), MRR truncated at top_k",
       "systems": systems, "curves": curves, "timing": timing,
+      "paired": paired_differences(ranks_by_system, list(baseline_preds)),
+      # Per-user ranks (0-based, -1 = not in the top-k) in the order of `users_digest`'s
+      # users, so reports of other runs on the same users can be paired with these.
+      "ranks": {name: r.tolist() for name, r in ranks_by_system.items()},
+      "users_digest": users_digest([ex.user_id for ex in examples]),
   }
   if gen_tasks:
     tasks = [t for t in gr_jax_tasks.task_names(rec.method) if t not in seqrec]
@@ -346,6 +383,19 @@ def markdown_report(report: Mapping) -> str:
            "| system | " + " | ".join(cols) + " | n |", "|---|" + "---:|" * (len(cols) + 1)]
   for name, m in report["systems"].items():
     lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for c in cols) + f" | {m['n']} |")
+  paired = report.get("paired") or {}
+  if paired:
+    lines += ["", "## Paired differences against the baselines", "",
+              "System minus baseline on the same users, ± the standard error of the mean "
+              "per-user difference.", "",
+              "| system | baseline | " + " | ".join(f"Δ {m}" for m in PAIRED_METRICS) + " | n |",
+              "|---|---|" + "---:|" * (len(PAIRED_METRICS) + 1)]
+    for name, by_base in paired.items():
+      for base, d in by_base.items():
+        n = next(iter(d.values()))["n"]
+        lines.append(f"| {name} | {base} | " + " | ".join(
+            f"{d[m]['diff']:+.4f} ± {d[m]['se']:.4f}" for m in PAIRED_METRICS if m in d)
+            + f" | {n} |")
   gen = report.get("generation") or {}
   if gen:
     lines += ["", "## Generation tasks", "",

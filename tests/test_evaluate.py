@@ -21,6 +21,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import toy_seq2seq  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
+def test_paired_differences_by_hand():
+  # Ranks of 4 users; HR@10 per user: system [1, 1, 0, 1], baseline [1, 0, 0, 0].
+  ranks = {"model": np.array([0, 3, -1, 9]), "base": np.array([2, -1, 12, -1])}
+  out = evaluate.paired_differences(ranks, ["base", "absent"])
+  assert set(out) == {"model"} and set(out["model"]) == {"base"}  # Baselines are not compared.
+  hr = out["model"]["base"]["HR@10"]
+  d = np.array([0.0, 1.0, 0.0, 1.0])
+  assert hr["diff"] == pytest.approx(0.5) and hr["n"] == 4
+  assert hr["se"] == pytest.approx(d.std(ddof=1) / 2.0)
+  ndcg = out["model"]["base"]["NDCG@10"]
+  expected = [1 - 1 / math.log2(4), 1 / math.log2(5), 0.0, 1 / math.log2(11)]
+  assert ndcg["diff"] == pytest.approx(np.mean(expected))
+  # Identical systems: zero difference with zero error, so a tie is not mistaken for a gap.
+  same = evaluate.paired_differences({"a": ranks["model"], "b": ranks["model"]}, ["b"])
+  assert same["a"]["b"]["HR@10"] == {"diff": 0.0, "se": 0.0, "n": 4}
+
+
 def test_hand_computed_metrics():
   preds = [[3, 1, 2], [5, 4, 3], [9, 8, 7], [2, 6, 0]]
   ranks = evaluate.target_ranks(preds, [1, 3, 0, 2])
@@ -163,6 +180,11 @@ def test_end_to_end_tiger_with_baselines(copy_dataset, tmp_path):
   assert saved["systems"]["tiger"]["HR@1"] == pytest.approx(0.5)
   md = open(os.path.join(out, "report.md")).read()
   assert "| tiger | 0.5000 |" in md and "| popularity |" in md
+  # Paired differences: the system against each baseline on the same users, nothing else.
+  assert set(saved["paired"]) == {"tiger"} and set(saved["paired"]["tiger"]) == {"popularity", "sasrec"}
+  d = saved["paired"]["tiger"]["popularity"]["HR@10"]
+  assert d["n"] == 10 and d["diff"] == pytest.approx(tiger["HR@10"] - report["systems"]["popularity"]["HR@10"])
+  assert "| tiger | popularity | " in md and "Paired differences" in md
   assert os.path.getsize(os.path.join(out, "metric_vs_k.png")) > 1000
   assert os.path.exists(os.path.join(out, "baselines", "sasrec.msgpack"))
 

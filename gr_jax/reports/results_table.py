@@ -47,13 +47,16 @@ def collect(out_dir: str, methods: Sequence[str], stage_seconds: Mapping[str, fl
   """Gathers evaluation reports, SID reports and train times into rows."""
   runs_dir = runs_dir or os.path.join(out_dir, "runs")
   data_dir = data_dir or os.path.join(out_dir, "data")
-  rows, baselines = [], {}
+  rows, baselines, ranks = [], {}, {}
   for m in methods:
     report = io_utils.read_json_or_empty(layout.eval_report_path(os.path.join(runs_dir, m)))
     info = io_utils.read_json_or_empty(os.path.join(runs_dir, m, layout.RUN_INFO))
     sid_report = io_utils.read_json_or_empty(layout.sid_report_path(data_dir, m))
     systems = report.get("systems", {})
+    digest = report.get("users_digest")
     for name, metrics in systems.items():
+      if (report.get("ranks") or {}).get(name) is not None:
+        ranks[(m, name) if name not in BASELINES else name] = (digest, report["ranks"][name])
       if name in BASELINES:
         baselines[name] = metrics
         continue
@@ -69,11 +72,29 @@ def collect(out_dir: str, methods: Sequence[str], stage_seconds: Mapping[str, fl
     if name in baselines:
       rows.insert(0, row(DISPLAY[name], baselines[name], method=name, system_key=name,
                           collision_rate_before=None, collision_rate=None, train_seconds=None))
+  _add_paired(rows, ranks)
   out = {"rows": rows, "stage_seconds": dict(stage_seconds or {})}
   ceiling = io_utils.read_json_or_empty(layout.ceiling_path(data_dir, "test"))
   if ceiling:
     out["ceilings"] = ceiling["ceilings"]
   return out
+
+
+PAIRED_AGAINST = ("sasrec", "markov")
+
+
+def _add_paired(rows: list, ranks: Mapping) -> None:
+  """Adds `paired` {baseline: {metric: {diff, se, n}}} to each model row whose evaluation scored
+  the same users as the baseline's (equal `users_digest`), from the per-user ranks."""
+  from gr_jax import evaluate  # pylint: disable=g-import-not-at-top
+  for r in rows:
+    own = ranks.get((r.get("method"), r.get("system_key")))
+    if r.get("method") in BASELINES or own is None:
+      continue
+    for base in PAIRED_AGAINST:
+      if base in ranks and ranks[base][0] == own[0] and len(ranks[base][1]) == len(own[1]):
+        d = evaluate.paired_differences({"model": own[1], base: ranks[base][1]}, [base])
+        r.setdefault("paired", {})[base] = d["model"][base]
 
 
 CEILING_LABELS = {
@@ -109,13 +130,20 @@ def _fmt(value, pattern="{:.4f}"):
 
 def markdown(results: Mapping) -> str:
   """The results table as Markdown."""
-  head = "| system | " + " | ".join(METRICS) + " | SID collisions (raw → final) | train time |"
-  lines = [head, "|---|" + "---:|" * (len(METRICS) + 2)]
+  paired = [b for b in PAIRED_AGAINST if any(b in (r.get("paired") or {}) for r in results["rows"])]
+  head = ("| system | " + " | ".join(METRICS) + " | SID collisions (raw → final) | train time |"
+          + "".join(f" Δ HR@10 vs {DISPLAY[b]} (paired) |" for b in paired))
+  lines = [head, "|---|" + "---:|" * (len(METRICS) + 2 + len(paired))]
   for r in results["rows"]:
     coll = "–" if r.get("collision_rate") is None else \
         f"{_fmt(r.get('collision_rate_before'), '{:.1%}')} → {_fmt(r['collision_rate'], '{:.1%}')}"
+    cells = []
+    for b in paired:
+      d = ((r.get("paired") or {}).get(b) or {}).get("HR@10")
+      cells.append("–" if d is None else f"{d['diff']:+.3f} ± {d['se']:.3f}")
     lines.append(f"| {r['system']} | " + " | ".join(_fmt(r[k]) for k in METRICS) +
-                 f" | {coll} | {_fmt(r.get('train_seconds'), '{:.0f} s')} |")
+                 f" | {coll} | {_fmt(r.get('train_seconds'), '{:.0f} s')} |"
+                 + "".join(f" {c} |" for c in cells))
   return "\n".join(lines) + "\n"
 
 

@@ -94,3 +94,27 @@ def test_the_synthetic_ceilings_join_the_report_beside_the_best_system(tmp_path)
   results_table.write(out, results)
   assert "## How far from what the data allow" in open(os.path.join(out, "report.md")).read()
   assert results_table.ceiling_markdown({"rows": []}) == ""  # Real data: no section.
+
+
+def test_rows_are_paired_with_the_baselines_on_the_same_users_only(tmp_path):
+  out = str(tmp_path)
+  runs = os.path.join(out, "runs")
+  # 4 users; HR@10 per user: tiger [1, 1, 0, 1], sasrec [1, 0, 0, 0], markov [1, 1, 0, 0].
+  _write(os.path.join(runs, "tiger", "eval", "test", "report.json"),
+         {"systems": {"tiger": _metrics(0.75), "sasrec": _metrics(0.25), "markov": _metrics(0.5)},
+          "users_digest": "abc", "ranks": {"tiger": [0, 3, -1, 9], "sasrec": [2, -1, 12, -1],
+                                           "markov": [1, 1, -1, -1]}})
+  _write(os.path.join(runs, "macrec", "eval", "test", "report.json"),  # Other users: not paired.
+         {"systems": {"macrec:ensemble": _metrics(0.5)}, "users_digest": "zzz",
+          "ranks": {"macrec:ensemble": [0, 0, 0, 0]}})
+  res = results_table.collect(out, ["tiger", "macrec"])
+  rows = {r["system"]: r for r in res["rows"]}
+  tiger = rows["TIGER"]["paired"]
+  assert tiger["sasrec"]["HR@10"]["diff"] == 0.5 and tiger["markov"]["HR@10"]["diff"] == 0.25
+  assert tiger["sasrec"]["HR@10"]["n"] == 4 and tiger["sasrec"]["HR@10"]["se"] > 0
+  assert "paired" not in rows["MACRec"] and "paired" not in rows["SASRec"]
+  md = results_table.markdown(res)
+  assert "Δ HR@10 vs SASRec (paired) | Δ HR@10 vs Markov (category) (paired) |" in md
+  line = next(l for l in md.splitlines() if l.startswith("| TIGER |"))
+  assert line.endswith("+0.500 ± 0.289 | +0.250 ± 0.250 |"), line
+  assert next(l for l in md.splitlines() if l.startswith("| MACRec |")).endswith("– | – |")
