@@ -79,6 +79,15 @@ class CategoryMarkov:
       rows.append(cat_probs[self.item_category] * self.within)
     return np.stack(rows) if rows else np.zeros((0, len(self.item_ids)))
 
-  def predict(self, histories: Sequence[Sequence[str]], top_k: int = 10) -> np.ndarray:
-    """[U, top_k] catalog indices, most probable first (ties: catalog order)."""
-    return np.argsort(-self.scores(histories), axis=1, kind="stable")[:, :top_k]
+  def predict(self, histories: Sequence[Sequence[str]], top_k: int = 10,
+              chunk: int = 1024) -> np.ndarray:
+    """[U, top_k] catalog indices, most probable first (ties: catalog order).
+
+    Scores `chunk` users at a time, so memory stays [chunk, num_items] for any number of users.
+    """
+    k = min(top_k, len(self.item_ids))
+    out = np.zeros((len(histories), k), np.int64)
+    for start in range(0, len(histories), chunk):
+      scores = self.scores(histories[start:start + chunk])
+      out[start:start + len(scores)] = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return out

@@ -49,6 +49,16 @@ def test_items_without_categories_make_an_item_to_item_chain():
   np.testing.assert_allclose(rec.within, 1.0)  # One item per "category".
 
 
+def test_chunked_prediction_equals_one_pass():
+  rng = np.random.default_rng(0)
+  seqs = {f"u{n}": list(rng.choice(ITEMS, size=6)) for n in range(20)}
+  rec = markov.CategoryMarkov(ITEMS, CATS).fit(seqs)
+  histories = [list(rng.choice(ITEMS, size=3)) for _ in range(11)]
+  whole = np.argsort(-rec.scores(histories), axis=1, kind="stable")[:, :4]
+  np.testing.assert_array_equal(rec.predict(histories, top_k=4, chunk=3), whole)
+  assert rec.predict(histories, top_k=50).shape == (11, len(ITEMS))
+
+
 def test_rejects_bad_arguments():
   with pytest.raises(ValueError, match="2 categories for 5 items"):
     markov.CategoryMarkov(ITEMS, ["A", "B"])
