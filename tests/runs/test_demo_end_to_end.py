@@ -50,6 +50,10 @@ def test_demo_beats_popularity_clearly_and_resumes(tmp_path, capsys):
   # against the 0.214 ceiling of the true process): it must land near the ceiling, not above.
   counted = rows["Markov (category)"]["HR@10"]
   assert c["markov"] - 0.03 <= counted <= c["markov"] + 0.02, (counted, c)
+  # Every model row is paired with SASRec and Markov on the same evaluated users.
+  for name in ("TIGER", "MACRec", "TriAlignGR"):
+    for base in ("sasrec", "markov"):
+      assert rows[name]["paired"][base]["HR@10"]["n"] == 1000, (name, base, rows[name])
   assert "What the synthetic data allow" in printed
   # A rerun resumes: every stage is skipped and the table is identical.
   assert cli.main(["demo", "--out", out]) == 0
