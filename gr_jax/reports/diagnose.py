@@ -8,7 +8,8 @@ For one trained model and split it measures, on the same users as `gr-jax evalua
   * HR@10 of the plain constrained beam search and with the true first level pinned
     (oracle prefix), both through `Recommender.decode_sids`;
   * HR@10 by history length, popularity bias (share of the top-10 lists in the 10 % most
-    popular train items) and catalog coverage, side by side with SASRec trained as
+    popular train items), catalog coverage and the slots spent re-recommending the history
+    (any of its items / one of its last three), side by side with SASRec trained as
     `gr-jax evaluate` trains it (its cache is shared);
   * the SID structure: items per first-level code, prefix collisions, the tokenizer's report.
 Writes OUT/diagnose.json, OUT/diagnose.md and plots (default OUT = MODEL_DIR/eval/SPLIT/diagnose).
@@ -140,6 +141,26 @@ def popularity_stats(predictions_UxK, train_sequences: Mapping[str, Sequence[str
           "head_items": len(head), "slots": int(len(shown))}
 
 
+def repeat_shares(predictions_UxK, histories: Sequence[Sequence[str]], item_ids: Sequence[str],
+                  recent: int = 3) -> dict:
+  """Share of recommended slots that re-recommend the user's history: any of its items, and
+  one of its last `recent` items (slots a next-item list spends on what was just consumed)."""
+  index = {item: n for n, item in enumerate(item_ids)}
+  preds = np.asarray(predictions_UxK)
+  if len(preds) != len(histories):
+    raise ValueError(f"{len(preds)} lists for {len(histories)} histories")
+  slots = any_hist = last = 0
+  for row, history in zip(preds, histories):
+    ids = [index[i] for i in history if i in index]
+    seen, latest = set(ids), set(ids[-recent:]) if recent > 0 else set()
+    shown = [int(i) for i in row if i >= 0]
+    slots += len(shown)
+    any_hist += sum(i in seen for i in shown)
+    last += sum(i in latest for i in shown)
+  return {"history_share": any_hist / slots if slots else 0.0,
+          "recent_share": last / slots if slots else 0.0, "recent_items": int(recent)}
+
+
 def sid_structure(tokens_NxL: np.ndarray) -> dict:
   """Items per first-level code and items sharing each proper prefix (before the last level)."""
   tokens = np.asarray(tokens_NxL)
@@ -187,7 +208,7 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
             "max_history": rec.max_history, "compact_history": rec.compact_history, "tasks": {}}
   if model_dir:
     report["loss_curves"] = loss_curves(model_dir)
-  hits_by_system, lists = {}, {}
+  hits_by_system, lists, list_histories = {}, {}, {}
   for task, mod in rec.seqrec_tasks().items():
     catalog = rec.catalogs[mod]
     row_of = trie_rows(catalog)
@@ -207,6 +228,7 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
     plain_first = catalog.tokens_NxL[[row_of.get(int(i), 0) for i in plain[:, 0]], 0]
     name = rec.method if len(rec.seqrec_tasks()) == 1 else f"{rec.method}:{task}"
     hits_by_system[name], lists[name] = hit_plain, plain
+    list_histories[name] = [h for h, ok in zip(histories, keep) if ok]
     report["tasks"][task] = {
         "modality": mod, "n": int(keep.sum()), "teacher_forced": tf,
         # Prompts longer than the model's input length lose their END (the most recent items);
@@ -225,9 +247,11 @@ def diagnose(rec, model_dir: Optional[str] = None, split: str = "test",
         baseline_cache or (os.path.join(out_dir, "baselines") if out_dir else None), rec.progress)
     for name, items in preds.items():
       hits_by_system[name] = (np.asarray(items) == targets[:, None]).any(1)
-      lists[name] = items
+      lists[name], list_histories[name] = items, histories
   report["systems"] = {
-      name: dict(hr_with_se(hits_by_system[name]), **popularity_stats(items, train, rec.item_ids)) for name, items in lists.items()}
+      name: dict(hr_with_se(hits_by_system[name]), **popularity_stats(items, train, rec.item_ids),
+                 **repeat_shares(items, list_histories[name], rec.item_ids))
+      for name, items in lists.items()}
   first_task, first_mod = next(iter(rec.seqrec_tasks().items()))
   report["first_level_by_system"] = {
       "task": first_task, **{name: first_level_of_lists(rec.catalogs[first_mod], items, targets)
@@ -364,10 +388,11 @@ def markdown(report: Mapping) -> str:
                  + f" | {tf['all_levels_accuracy']:.3f} | {_fmt(t['first_level_in_beam_after_step1'])} | "
                  f"{_fmt(t['first_level_top1'])} | {_fmt(t[f'HR@{k}'])} | "
                  f"{_fmt(t[f'HR@{k}_oracle_first_level'])} |")
-  lines += ["", f"| system | HR@{k} | top-10 % popular share of the lists | catalog coverage |",
-            "|---|---:|---:|---:|"]
+  lines += ["", f"| system | HR@{k} | top-10 % popular share of the lists | catalog coverage | "
+            "slots on a history item | slots on one of the last 3 |", "|---|---:|---:|---:|---:|---:|"]
   for name, m in report["systems"].items():
-    lines.append(f"| {name} | {_fmt(m)} | {m['head_share']:.3f} | {m['coverage']:.3f} |")
+    lines.append(f"| {name} | {_fmt(m)} | {m['head_share']:.3f} | {m['coverage']:.3f} | "
+                 f"{m.get('history_share', float('nan')):.3f} | {m.get('recent_share', float('nan')):.3f} |")
   by_sys = {n: v for n, v in (report.get("first_level_by_system") or {}).items() if n != "task"}
   if by_sys:
     lines += ["", f"Target's first SID level ({report['first_level_by_system']['task']}) in each "

@@ -64,10 +64,13 @@ def test_copy_model_diagnosis_values(copy_dataset, tmp_path):
   assert set(report["systems"]) == {"tiger", "sasrec"}
   for m in report["systems"].values():
     assert 0.0 <= m["head_share"] <= 1.0 and 0.0 < m["coverage"] <= 1.0
+    assert 0.0 <= m["recent_share"] <= m["history_share"] <= 1.0 and m["recent_items"] == 3
+  # The copy model's first item is the last one of the history: at least 1 of every 5 slots.
+  assert report["systems"]["tiger"]["recent_share"] >= 1 / 5 - 1e-9
   s = t["sid_structure"]
   assert s["items"] == len(rec.item_ids) and sum(s["items_per_first_code_counts"]) == s["items"]
   md = open(os.path.join(out, "diagnose.md")).read()
-  assert "true first level" in md and "| sasrec |" in md
+  assert "true first level" in md and "| sasrec |" in md and "slots on one of the last 3" in md
   for png in ("loss_curves.png", "diagnose.png", "items_per_code.png"):
     assert os.path.getsize(os.path.join(out, png)) > 1000
   assert json.load(open(os.path.join(out, "diagnose.json")))["num_users"] == 10
@@ -136,6 +139,19 @@ def test_popularity_and_coverage_by_hand():
   assert stats["head_items"] == 2 and stats["slots"] == 7
   assert stats["head_share"] == pytest.approx(3 / 7)  # i0, i1, i0.
   assert stats["coverage"] == pytest.approx(6 / 20)  # {0, 1, 2, 3, 5, 6}.
+
+
+def test_repeat_shares_by_hand():
+  items = [f"i{n}" for n in range(10)]
+  histories = [["i1", "i2", "i3", "i4"], ["i5"]]
+  preds = np.array([[4, 1, 7, 3], [5, 6, -1, -1]])  # Row 0: i4, i3 recent, i1 older; row 1: i5.
+  got = diagnose.repeat_shares(preds, histories, items)
+  assert got == {"history_share": pytest.approx(4 / 6), "recent_share": pytest.approx(3 / 6),
+                 "recent_items": 3}
+  assert diagnose.repeat_shares(preds, histories, items, recent=1)["recent_share"] == pytest.approx(2 / 6)
+  assert diagnose.repeat_shares(preds, histories, items, recent=0)["recent_share"] == 0.0
+  with pytest.raises(ValueError, match="2 lists for 1 histories"):
+    diagnose.repeat_shares(preds, histories[:1], items)
 
 
 def test_sid_structure_by_hand():
