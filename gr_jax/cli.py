@@ -33,6 +33,8 @@ SUBCOMMANDS = {
                  "Full-ranking HR/NDCG with trie-constrained beam search; report + plots."),
     "diagnose": ("gr_jax.reports.diagnose",
                  "Why a generative model ranks where it does: SID levels, oracle prefix, popularity."),
+    "compare-seeds": ("gr_jax.reports.seed_compare",
+                      "Systems compared over several training seeds on the same users (paired, ± s.e.)."),
     "recommend": ("gr_jax.recommend", "Top-K items with titles for a given history."),
     "demo": ("gr_jax.runs.demo",
              "End-to-end demo on the synthetic catalog: all methods + baselines, results table."),

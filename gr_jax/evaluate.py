@@ -446,18 +446,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--no_generation", action="store_true", help="Skip generation-task scores.")
   parser.add_argument("--max_gen_examples", type=int, default=200)
   parser.add_argument("--tsne", choices=["tsne", "pca", "none"], default="tsne")
-  parser.add_argument("--sasrec_epochs", type=int, default=None)
+  add_sasrec_arguments(parser)
+
+
+def add_sasrec_arguments(parser: argparse.ArgumentParser) -> None:
+  """--sasrec_epochs / --sasrec_seed of the SASRec baseline (evaluate, diagnose)."""
+  parser.add_argument("--sasrec_epochs", type=int, default=None,
+                      help="SASRec epochs (default: SASRecConfig's; early-stopped on valid).")
+  parser.add_argument("--sasrec_seed", type=int, default=0,
+                      help="SASRec's init / data-order seed (seed studies: gr-jax compare-seeds).")
+
+
+def sasrec_config_from_args(args):
+  """The SASRecConfig named by --sasrec_epochs / --sasrec_seed."""
+  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
+  return sasrec.SASRecConfig(seed=args.sasrec_seed,
+                             **({"epochs": args.sasrec_epochs} if args.sasrec_epochs else {}))
 
 
 def main(args) -> int:
   from gr_jax import recommend  # pylint: disable=g-import-not-at-top
-  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
   split = "valid" if args.split == "validation" else args.split
   out_dir = args.out_dir or os.path.join(args.model_dir, "eval", split)
   rec = recommend.Recommender.from_model_dir(
       args.model_dir, beam_size=args.beam_size, top_k=args.top_k, batch_size=args.batch_size,
       ensemble_method=args.ensemble, normalize=args.normalize)
-  cfg = sasrec.SASRecConfig(**({"epochs": args.sasrec_epochs} if args.sasrec_epochs else {}))
+  cfg = sasrec_config_from_args(args)
   report = evaluate(rec, split, [b for b in args.baselines.split(",") if b.strip()],
                     max_users=args.max_users, gen_tasks=not args.no_generation,
                     max_gen_examples=args.max_gen_examples, out_dir=out_dir,

@@ -436,7 +436,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   evaluate.add_decode_arguments(parser, "MODEL_DIR/eval/SPLIT/diagnose", "Diagnose")
   parser.add_argument("--baselines", default="sasrec",
                       help="Comma-separated baselines shown side by side ('' for none).")
-  parser.add_argument("--sasrec_epochs", type=int, default=None)
+  evaluate.add_sasrec_arguments(parser)
   parser.add_argument("--baseline_cache", default=None,
                       help="SASRec cache dir (default OUT/baselines); e.g. MODEL_DIR/eval/test/baselines "
                       "of a `gr-jax evaluate` run reuses its SASRec when data and config match.")
@@ -444,12 +444,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
   from gr_jax import recommend  # pylint: disable=g-import-not-at-top
-  from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
   split = "valid" if args.split == "validation" else args.split
   out_dir = args.out_dir or os.path.join(args.model_dir, "eval", split, "diagnose")
   rec = recommend.Recommender.from_model_dir(args.model_dir, beam_size=args.beam_size,
                                              top_k=args.top_k, batch_size=args.batch_size)
-  cfg = sasrec.SASRecConfig(**({"epochs": args.sasrec_epochs} if args.sasrec_epochs else {}))
+  cfg = evaluate.sasrec_config_from_args(args)
   report = diagnose(rec, args.model_dir, split, args.max_users, cfg, out_dir,
                     [b for b in args.baselines.split(",") if b.strip()], args.baseline_cache)
   report["model_dir"] = os.path.abspath(args.model_dir)
