@@ -453,15 +453,16 @@ def add_sasrec_arguments(parser: argparse.ArgumentParser) -> None:
   """--sasrec_epochs / --sasrec_seed of the SASRec baseline (evaluate, diagnose)."""
   parser.add_argument("--sasrec_epochs", type=int, default=None,
                       help="SASRec epochs (default: SASRecConfig's; early-stopped on valid).")
-  parser.add_argument("--sasrec_seed", type=int, default=0,
-                      help="SASRec's init / data-order seed (seed studies: gr-jax compare-seeds).")
+  parser.add_argument("--sasrec_seed", type=int, default=None,
+                      help="SASRec's init / data-order seed (default: SASRecConfig's; seed "
+                      "studies: gr-jax compare-seeds).")
 
 
 def sasrec_config_from_args(args):
   """The SASRecConfig named by --sasrec_epochs / --sasrec_seed."""
   from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
-  return sasrec.SASRecConfig(seed=args.sasrec_seed,
-                             **({"epochs": args.sasrec_epochs} if args.sasrec_epochs else {}))
+  kwargs = {"epochs": args.sasrec_epochs, "seed": args.sasrec_seed}
+  return sasrec.SASRecConfig(**{k: v for k, v in kwargs.items() if v is not None})
 
 
 def main(args) -> int:
