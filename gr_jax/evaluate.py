@@ -81,6 +81,12 @@ def users_digest(user_ids: Sequence[str]) -> str:
   return hashlib.sha1("\n".join(user_ids).encode("utf-8")).hexdigest()[:16]
 
 
+def standard_error(values) -> float:
+  """Standard error of the mean, std(ddof=1) / sqrt(n); NaN for fewer than two values."""
+  v = np.asarray(values, np.float64)
+  return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
 def paired_differences(ranks_by_system: Mapping[str, np.ndarray], baselines: Sequence[str],
                        metrics: Sequence[str] = PAIRED_METRICS) -> dict:
   """{system: {baseline: {metric: {"diff", "se", "n"}}}} for every non-baseline system.
@@ -98,9 +104,9 @@ def paired_differences(ranks_by_system: Mapping[str, np.ndarray], baselines: Seq
         continue
       for metric in metrics:
         d = per_user_metric(ranks, metric) - per_user_metric(ranks_by_system[base], metric)
-        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
         out.setdefault(name, {}).setdefault(base, {})[metric] = {
-            "diff": float(d.mean()) if len(d) else float("nan"), "se": se, "n": int(len(d))}
+            "diff": float(d.mean()) if len(d) else float("nan"), "se": standard_error(d),
+            "n": int(len(d))}
   return out
 
 

@@ -68,10 +68,6 @@ def load_ranks(spec: RunSpec) -> tuple[np.ndarray, str]:
   return np.asarray(ranks[system], np.int64), str(report.get("users_digest", ""))
 
 
-def _se(values: np.ndarray) -> float:
-  return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
-
-
 def compare(specs: Sequence[RunSpec], reference: Optional[str] = None,
             metric: str = "HR@10") -> dict:
   """Seed-averaged per-system metric and paired differences against `reference` (see module)."""
@@ -97,12 +93,12 @@ def compare(specs: Sequence[RunSpec], reference: Optional[str] = None,
     systems[label] = {
         "seeds": per_seed.tolist(), "mean": float(per_seed.mean()),
         "seed_sd": float(per_seed.std(ddof=1)) if len(seeds) > 1 else float("nan"),
-        "se_users": _se(averaged), "n_seeds": len(seeds), "n_users": int(len(averaged))}
+        "se_users": evaluate.standard_error(averaged), "n_seeds": len(seeds), "n_users": int(len(averaged))}
     if reference is not None and label != reference:
       ref = per_label[reference]
       d = averaged - np.mean(ref, axis=0)
       pairs = [float((a - b).mean()) for a, b in zip(seeds, ref)]
-      systems[label]["vs_reference"] = {"diff": float(d.mean()), "se": _se(d),
+      systems[label]["vs_reference"] = {"diff": float(d.mean()), "se": evaluate.standard_error(d),
                                         "seed_pair_diffs": pairs}
   return {"metric": metric, "reference": reference, "users_digest": digest,
           "runs": [dataclasses.asdict(s) for s in specs], "systems": systems}
