@@ -467,7 +467,7 @@ def add_sasrec_arguments(parser: argparse.ArgumentParser) -> None:
 def sasrec_config_from_args(args):
   """The SASRecConfig named by --sasrec_epochs / --sasrec_seed."""
   from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
-  kwargs = {"epochs": args.sasrec_epochs, "seed": args.sasrec_seed}
+  kwargs = {"epochs": args.sasrec_epochs or None, "seed": args.sasrec_seed}  # 0 epochs: default.
   return sasrec.SASRecConfig(**{k: v for k, v in kwargs.items() if v is not None})
 
 

@@ -106,3 +106,5 @@ def test_evaluate_sasrec_seed_flag_reaches_the_config():
   default = evaluate.sasrec_config_from_args(parser.parse_args([]))
   from gr_jax.baselines import sasrec  # pylint: disable=g-import-not-at-top
   assert default == sasrec.SASRecConfig()
+  # --sasrec_epochs 0 keeps meaning "the default", as before --sasrec_seed existed.
+  assert evaluate.sasrec_config_from_args(parser.parse_args(["--sasrec_epochs", "0"])) == default
