@@ -69,6 +69,8 @@ class TrainState:
 
 
 DECAY_MASKS = ("matrices", "hf_trainer", "all")
+# Checkpoint item with the debiased parameter average (`make_optimizer(ema_decay=...)`).
+EMA_ITEM = "ema_params"
 
 
 def decay_mask_fn(kind: str):
@@ -91,15 +93,67 @@ def decay_mask_fn(kind: str):
   return lambda params: jax.tree_util.tree_map_with_path(decays, params)
 
 
+class ParamsEMAState(flax.struct.PyTreeNode):
+  """State of `params_ema`: `ema` (the zero-initialised average), `count` (updates seen)
+  and the static `decay`."""
+  count: jax.Array
+  ema: Any
+  decay: float = flax.struct.field(pytree_node=False, default=0.99)
+
+
+def params_ema(decay: float) -> optax.GradientTransformation:
+  """Tracks an exponential moving average of the *parameters* (Polyak averaging) in the
+  optimizer state; the updates pass through unchanged. Chain it last.
+
+  The average starts at zero and is read debiased (`ema / (1 - decay^count)`, as Adam's
+  moments), so early steps do not pull it towards the random init. `ema_params` reads it.
+  """
+  if not 0.0 < decay < 1.0:
+    raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
+
+  def init(params):
+    return ParamsEMAState(count=jnp.zeros([], jnp.int32), decay=decay,
+                          ema=jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params))
+
+  def update(updates, state, params=None):
+    if params is None:
+      raise ValueError("params_ema needs the params (tx.update(grads, state, params))")
+    new = optax.apply_updates(params, updates)
+    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p.astype(jnp.float32),
+                       state.ema, new)
+    return updates, ParamsEMAState(count=state.count + 1, ema=ema, decay=decay)
+
+  return optax.GradientTransformation(init, update)
+
+
+def ema_state(opt_state) -> Optional[ParamsEMAState]:
+  """The `ParamsEMAState` inside an optimizer state, or None when it keeps no average."""
+  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, ParamsEMAState))
+           if isinstance(s, ParamsEMAState)]
+  return found[0] if found else None
+
+
+def ema_params(opt_state, params) -> Optional[Any]:
+  """The debiased parameter average kept by `params_ema` in `opt_state` (in the dtypes of
+  `params`), or None when the optimizer keeps none or has taken no step yet (host side)."""
+  state = ema_state(opt_state)
+  if state is None or int(state.count) == 0:
+    return None
+  scale = 1.0 / (1.0 - state.decay ** state.count.astype(jnp.float32))
+  return jax.tree.map(lambda e, p: (e * scale).astype(p.dtype), state.ema, params)
+
+
 @_configurable
 def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str = "cosine",
                    warmup_steps: int = 100, final_learning_rate_factor: float = 0.0,
                    weight_decay: float = 0.01, b1: float = 0.9, b2: float = 0.999,
                    eps: float = 1e-8, clip_norm: Optional[float] = 1.0,
-                   decay_mask: str = "matrices"):
+                   decay_mask: str = "matrices", ema_decay: Optional[float] = None):
   """AdamW with linear warmup then constant / cosine / linear / rsqrt.
 
-  `decay_mask` (see `decay_mask_fn`): "matrices", "hf_trainer" or "all".
+  `decay_mask` (see `decay_mask_fn`): "matrices", "hf_trainer" or "all". `ema_decay`
+  (e.g. 0.99) also keeps a moving average of the parameters (`params_ema`), which
+  checkpoints save as `ema_params` and `load_trained` serves instead of the raw ones.
   Returns (optax transformation, learning-rate schedule).
   """
   lr, warmup = float(learning_rate), max(0, min(int(warmup_steps), int(train_steps) - 1))
@@ -122,6 +176,8 @@ def make_optimizer(train_steps: int, learning_rate: float = 1e-3, schedule: str 
                    mask=decay_mask_fn(decay_mask))
   if clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
+  if ema_decay:
+    tx = optax.chain(tx, params_ema(float(ema_decay)))
   return tx, sched
 
 
@@ -358,9 +414,12 @@ def _save(manager: ocp.CheckpointManager, step: int, state: TrainState) -> None:
     manager.wait_until_finished()
     raise NonFiniteLossError(step, float("nan"), str(manager.directory), manager.latest_step(),
                              what="training state (params or optimizer)")
-  manager.save(step, args=ocp.args.Composite(
-      params=ocp.args.StandardSave(state.params),
-      opt_state=ocp.args.StandardSave(state.opt_state)))
+  items = dict(params=ocp.args.StandardSave(state.params),
+               opt_state=ocp.args.StandardSave(state.opt_state))
+  averaged = ema_params(state.opt_state, state.params)
+  if averaged is not None:
+    items[EMA_ITEM] = ocp.args.StandardSave(averaged)
+  manager.save(step, args=ocp.args.Composite(**items))
 
 
 def _check_finite(manager: ocp.CheckpointManager, ckpt_dir: str, at_step: int, loss) -> None:
@@ -489,6 +548,7 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
   run_info = dict(data, task_feature_lengths=lengths, model_config=config.to_dict(),
                   model_hparams=model.hparams(), batch_size=batch_size, seed=seed,
                   train_steps=train_steps, step=step, status="running",
+                  ema_decay=getattr(ema_state(abstract.opt_state), "decay", None),
                   train_time_s=previous.get("train_time_s"), gin_config=gin.config_str(),
                   mesh=dict(partitioner.mesh.shape), num_devices=jax.device_count())
   _write_run_info(model_dir, run_info)
@@ -537,7 +597,8 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
                          steps_s=f"{scalars['train/steps_per_s']:.1f}", refresh=False)
         window, t_log, step_log, tokens_log = [], time.time(), step, 0
       if eval_period and (step % eval_period == 0 or step == train_steps):
-        summary["valid"] = evaluate(state.params)
+        averaged = ema_params(state.opt_state, state.params)
+        summary["valid"] = evaluate(state.params if averaged is None else averaged)
         if summary["valid"]:
           writer.write_scalars(step, summary["valid"])
         t_log = time.time()  # Keep eval time out of steps/s.
@@ -559,8 +620,12 @@ def train(model_dir: str = gin.REQUIRED, train_steps: int = gin.REQUIRED,
   return dict(summary, step=step, train_time_s=run_info["train_time_s"], stopped=False)
 
 
-def load_trained(model_dir: str, step: Optional[int] = None):
-  """(EncoderDecoderModel, params on the default device, run_info) of a trained MODEL_DIR."""
+def load_trained(model_dir: str, step: Optional[int] = None, use_ema: bool = True):
+  """(EncoderDecoderModel, params on the default device, run_info) of a trained MODEL_DIR.
+
+  A model trained with `make_optimizer.ema_decay` serves its parameter average
+  (`run_info["served_params"] == "ema"`) unless `use_ema=False`.
+  """
   path = os.path.join(model_dir, layout.RUN_INFO)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: not a trained model directory (no {layout.RUN_INFO})")
@@ -586,8 +651,9 @@ def load_trained(model_dir: str, step: Optional[int] = None):
     raise FileNotFoundError(f"{ckpt_dir}: no checkpoint")
   manager = ocp.CheckpointManager(ckpt_dir, options=ocp.CheckpointManagerOptions(create=False))
   try:
+    item = EMA_ITEM if use_ema and info.get("ema_decay") else "params"
     params, step = _restore_params(manager, ckpt_dir, step, lambda at: manager.restore(
-        at, args=ocp.args.Composite(params=ocp.args.StandardRestore(target))).params)
+        at, args=ocp.args.Composite(**{item: ocp.args.StandardRestore(target)}))[item])
   finally:
     manager.close()
   if not tree_is_finite(params):
@@ -595,6 +661,7 @@ def load_trained(model_dir: str, step: Optional[int] = None):
         f"{ckpt_dir}: the parameters of step {step} contain NaN/Inf; refusing to serve them "
         "(retrain: gr-jax train resumes from the last finite checkpoint)")
   info["restored_step"] = int(step)
+  info["served_params"] = "ema" if item == EMA_ITEM else "raw"
   return model, params, info
 
 

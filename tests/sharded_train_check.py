@@ -79,13 +79,14 @@ def planned(shape, sharding) -> dict:
           "shard_shapes": sorted(slices.values())}
 
 
-def state_shardings(partitioner: partitioning.Partitioner, materialize: bool = True) -> dict:
+def state_shardings(partitioner: partitioning.Partitioner, materialize: bool = True,
+                    ema_decay=None) -> dict:
   """describe() of every parameter and Adam moment of a TrainState created sharded.
 
   Without `materialize`, only the planned shardings (spec, devices, shard shapes).
   """
   model = models.EncoderDecoderModel(TINY)
-  tx, _ = train.make_optimizer(STEPS)
+  tx, _ = train.make_optimizer(STEPS, ema_decay=ema_decay)
   rng = jax.random.PRNGKey(0)
   abstract, shardings = train.train_state_shardings(model, tx, partitioner, tt.FEATURE_LENGTHS,
                                                     rng)
@@ -111,6 +112,7 @@ def main(out_dir: str) -> None:
   result["state_4x2"] = state_shardings(mesh)
   result["state_4x2_fsdp"] = state_shardings(
       partitioning.Partitioner(data_parallel=4, model_parallel=2, fsdp=True), materialize=False)
+  result["state_4x2_ema"] = state_shardings(mesh, materialize=False, ema_decay=0.9)
   saved = os.path.join(out_dir, "mesh_4x2", layout.CHECKPOINT_DIR, str(STEPS), "params", "_sharding")
   with open(saved, encoding="utf-8") as f:
     result["checkpoint_sharding"] = json.load(f)

@@ -137,6 +137,10 @@ def test_mesh_4x2_params_and_adam_moments_are_sharded_over_model(mesh_run):
     for moment in ("mu", "nu"):  # Adam state is sharded exactly like its parameter.
       assert state[f"opt_state/[1]/[0]/{moment}/{name}"]["spec"] == p["spec"], name
   assert state["step"]["spec"] == []
+  ema = mesh_run["state_4x2_ema"]  # make_optimizer(ema_decay=...): the average too.
+  for name, p in params.items():
+    assert ema[f"opt_state/[1]/ema/{name}"]["spec"] == p["spec"], name
+  assert ema["opt_state/[1]/count"]["spec"] == []
 
 
 def test_fsdp_also_shards_embed_over_data(mesh_run):
