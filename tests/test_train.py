@@ -329,3 +329,14 @@ def test_ema_training_checkpoints_and_serves_the_average(trained, tmp_path):
   # Without ema_decay nothing changes: the fixture's run keeps no average.
   _, _, plain = train.load_trained(trained[0])
   assert plain["served_params"] == "raw" and plain.get("ema_decay") is None
+
+
+@pytest.mark.parametrize("gin_file,want", [("demo/tiger.gin", 0.998), ("demo/trialign.gin", 0.998),
+                                           ("demo/macrec.gin", None), ("gr_jax/tiger.gin", None)])
+def test_demo_configs_average_the_parameters_and_the_paper_configs_do_not(gin_file, want):
+  train.parse_gin([gin_file], ["MODEL_DIR = '/tmp/m'", "DATA_DIR = '/tmp/d'", "DATASET_NAME = 'd'",
+                              "TRAIN_STEPS = 10", "TASK_FEATURE_LENGTHS = {'inputs': 8, 'targets': 4}"])
+  assert gin.query_parameter("gr_jax.train.make_optimizer.ema_decay") == want
+  tx, _ = train.make_optimizer(10)
+  assert getattr(train.ema_state(jax.eval_shape(tx.init, {"w": np.zeros(3)})), "decay",
+                 None) == want
