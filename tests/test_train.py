@@ -49,6 +49,15 @@ def metrics(model_dir):
   return [r for _, r in io_utils.read_jsonl(os.path.join(model_dir, layout.METRICS_FILE))]
 
 
+def valid_loss(model, params, task):
+  """Mean token loss of `params` on `task`'s validation batches, as the trainer logs it."""
+  sums = None
+  for b in train_data.eval_batches(task, tt.FEATURE_LENGTHS, 16, 8):
+    s = jax.device_get(jax.jit(model.eval_sums)(params, b))
+    sums = s if sums is None else {k: sums[k] + s[k] for k in s}
+  return sums["loss_sum"] / sums["weight_sum"]
+
+
 def lr(value, warmup=5):
   gin.bind_parameter("gr_jax.train.make_optimizer.learning_rate", value)
   gin.bind_parameter("gr_jax.train.make_optimizer.warmup_steps", warmup)
@@ -97,12 +106,9 @@ def test_run_info_and_load_trained_round_trip(trained):
   assert loaded["restored_step"] == 40 and model.config.emb_dim == 32
   # The restored parameters reproduce the validation loss the trainer logged at step 40.
   task = "gr_test_copy"
-  sums = None
-  for b in train_data.eval_batches(task, tt.FEATURE_LENGTHS, 16, 8):
-    s = jax.device_get(jax.jit(model.eval_sums)(params, b))
-    sums = s if sums is None else {k: sums[k] + s[k] for k in s}
+  loss = valid_loss(model, params, task)
   logged = [r for r in metrics(model_dir) if "valid/loss" in r][0][f"valid/{task}/loss"]
-  np.testing.assert_allclose(sums["loss_sum"] / sums["weight_sum"], logged, rtol=1e-5)
+  np.testing.assert_allclose(loss, logged, rtol=1e-5)
   _, params20, _ = train.load_trained(model_dir, step=20)
   assert not np.allclose(params20["decoder"]["logits_dense"]["kernel"],
                          params["decoder"]["logits_dense"]["kernel"])
@@ -320,12 +326,9 @@ def test_ema_training_checkpoints_and_serves_the_average(trained, tmp_path):
   assert a.shape == r.shape and not np.allclose(a, r)
   # The trainer's valid loss at step 20 is that of the averaged parameters.
   task = "gr_test_copy"
-  sums = None
-  for b in train_data.eval_batches(task, tt.FEATURE_LENGTHS, 16, 8):
-    s = jax.device_get(jax.jit(model.eval_sums)(averaged, b))
-    sums = s if sums is None else {k: sums[k] + s[k] for k in s}
+  loss = valid_loss(model, averaged, task)
   logged = [r for r in metrics(tmp_path) if "valid/loss" in r][0][f"valid/{task}/loss"]
-  np.testing.assert_allclose(sums["loss_sum"] / sums["weight_sum"], logged, rtol=1e-5)
+  np.testing.assert_allclose(loss, logged, rtol=1e-5)
   # Without ema_decay nothing changes: the fixture's run keeps no average.
   _, _, plain = train.load_trained(trained[0])
   assert plain["served_params"] == "raw" and plain.get("ema_decay") is None
