@@ -98,7 +98,7 @@ class ParamsEMAState(flax.struct.PyTreeNode):
   and the static `decay`."""
   count: jax.Array
   ema: Any
-  decay: float = flax.struct.field(pytree_node=False, default=0.99)
+  decay: float = flax.struct.field(pytree_node=False)
 
 
 def params_ema(decay: float) -> optax.GradientTransformation:
@@ -128,9 +128,8 @@ def params_ema(decay: float) -> optax.GradientTransformation:
 
 def ema_state(opt_state) -> Optional[ParamsEMAState]:
   """The `ParamsEMAState` inside an optimizer state, or None when it keeps no average."""
-  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, ParamsEMAState))
-           if isinstance(s, ParamsEMAState)]
-  return found[0] if found else None
+  leaves = jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, ParamsEMAState))
+  return next((s for s in leaves if isinstance(s, ParamsEMAState)), None)
 
 
 def ema_params(opt_state, params) -> Optional[Any]:

@@ -319,10 +319,7 @@ def test_ema_training_checkpoints_and_serves_the_average(trained, tmp_path):
   model, averaged, loaded = train.load_trained(str(tmp_path))
   _, raw, raw_info = train.load_trained(str(tmp_path), use_ema=False)
   assert loaded["served_params"] == "ema" and raw_info["served_params"] == "raw"
-  kernel = ("decoder", "logits_dense", "kernel")
-  a, r = averaged, raw
-  for k in kernel:
-    a, r = a[k], r[k]
+  a, r = (p["decoder"]["logits_dense"]["kernel"] for p in (averaged, raw))
   assert a.shape == r.shape and not np.allclose(a, r)
   # The trainer's valid loss at step 20 is that of the averaged parameters.
   task = "gr_test_copy"
@@ -343,3 +340,16 @@ def test_demo_configs_average_the_parameters_and_the_paper_configs_do_not(gin_fi
   tx, _ = train.make_optimizer(10)
   assert getattr(train.ema_state(jax.eval_shape(tx.init, {"w": np.zeros(3)})), "decay",
                  None) == want
+
+
+def test_ema_run_killed_and_resumed_ends_with_the_same_average(tmp_path):
+  lr(LR)
+  gin.bind_parameter("gr_jax.train.make_optimizer.ema_decay", 0.9)
+  straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+  run(straight, 20)
+  assert run(resumed, 20, stop_at_step=15)["stopped"]  # Last checkpoint: step 10.
+  run(resumed, 20)
+  _, a, _ = train.load_trained(str(straight))
+  _, b, info = train.load_trained(str(resumed))
+  assert info["served_params"] == "ema" and info["restored_step"] == 20
+  jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), a, b)
