@@ -51,9 +51,9 @@ def metrics(model_dir):
 
 def valid_loss(model, params, task):
   """Mean token loss of `params` on `task`'s validation batches, as the trainer logs it."""
-  sums = None
+  eval_sums, sums = jax.jit(model.eval_sums), None
   for b in train_data.eval_batches(task, tt.FEATURE_LENGTHS, 16, 8):
-    s = jax.device_get(jax.jit(model.eval_sums)(params, b))
+    s = jax.device_get(eval_sums(params, b))
     sums = s if sums is None else {k: sums[k] + s[k] for k in s}
   return sums["loss_sum"] / sums["weight_sum"]
 
